@@ -1,0 +1,5 @@
+import sys
+
+from zspace.cli import main
+
+sys.exit(main())

@@ -1,0 +1,59 @@
+"""The ``zspace`` command line: arguments -> API calls, user errors -> one line.
+
+Each subcommand lives in :mod:`zspace.commands` as a module with
+``add_parser(subparsers)`` and ``run(args) -> int``; :data:`COMMANDS` is the
+registry. A :class:`~zspace.errors.ZspaceError` is printed as
+``zspace: error: ...`` with exit status 2 and no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from zspace.errors import ZspaceError
+
+#: subcommand name -> module under zspace.commands
+COMMANDS: dict[str, str] = {
+    "summary": "summary",
+    "train": "train",
+    "encode": "encode",
+    "generate": "generate",
+    "reconstruct": "reconstruct",
+    "analyze": "analyze",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(prog="zspace", description="A latent-space laboratory for autoencoders.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name, module in COMMANDS.items():
+        try:
+            mod = importlib.import_module(f"zspace.commands.{module}")
+        except ModuleNotFoundError as exc:  # a command still being built
+            if exc.name != f"zspace.commands.{module}":
+                raise
+            continue
+        p = mod.add_parser(sub)
+        p.set_defaults(_run=mod.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``zspace`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except ZspaceError as exc:
+        print(f"zspace: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("zspace: interrupted; finished files are kept, partial ones were not written", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""Seeded random state that can be saved and restored exactly.
+
+Every random draw zspace makes in training comes from the generators below:
+Python's ``random``, numpy's legacy global state, torch's CPU generator and
+(when present) every CUDA generator. :func:`get_state` captures all of them as
+a dict of uint8 tensors plus JSON, so a checkpoint can restore them and a
+resumed run continues with the same draws as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import torch
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (CPU and CUDA) from one integer."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def get_state() -> dict[str, torch.Tensor]:
+    """All generator states as uint8 tensors (safetensors-ready)."""
+    py_state = random.getstate()
+    np_state = np.random.get_state()
+    state = {
+        "torch_cpu": torch.get_rng_state(),
+        "python": torch.tensor(np.array(py_state[1], dtype=np.int64).view(np.uint8)),
+        "python_meta": torch.tensor([float(py_state[0]), float("nan") if py_state[2] is None else py_state[2]],
+                                    dtype=torch.float64),
+        "numpy_keys": torch.from_numpy(np.asarray(np_state[1], dtype=np.uint32).view(np.uint8).copy()),
+        "numpy_meta": torch.tensor([np_state[2], np_state[3]], dtype=torch.int64),
+        "numpy_gauss": torch.tensor([np_state[4]], dtype=torch.float64),
+    }
+    if torch.cuda.is_available():
+        for i, s in enumerate(torch.cuda.get_rng_state_all()):
+            state[f"torch_cuda_{i}"] = s
+    return state
+
+
+def set_state(state: dict[str, torch.Tensor]) -> None:
+    """Restore the generators from :func:`get_state`'s output."""
+    torch.set_rng_state(state["torch_cpu"].cpu())
+    py_internal = tuple(int(x) for x in state["python"].numpy().view(np.int64))
+    version, gauss = state["python_meta"].tolist()
+    random.setstate((int(version), py_internal, None if np.isnan(gauss) else gauss))
+    keys = state["numpy_keys"].numpy().copy().view(np.uint32)
+    pos, has_gauss = (int(x) for x in state["numpy_meta"].tolist())
+    np.random.set_state(("MT19937", keys, pos, has_gauss, float(state["numpy_gauss"].item())))
+    if torch.cuda.is_available():
+        cuda = [state[k] for k in sorted(state) if k.startswith("torch_cuda_")]
+        if cuda:
+            torch.cuda.set_rng_state_all([c.cpu() for c in cuda])
