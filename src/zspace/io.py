@@ -97,6 +97,11 @@ def write_json(path: str | os.PathLike, obj: Any) -> Path:
     return write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n")
 
 
+def json_line(record: dict) -> str:
+    """One JSON-lines record (newline-terminated)."""
+    return json.dumps(to_jsonable(record)) + "\n"
+
+
 def append_jsonl(path: str | os.PathLike, record: dict) -> None:
     """Append one JSON line to ``path`` and fsync it.
 
@@ -105,7 +110,7 @@ def append_jsonl(path: str | os.PathLike, record: dict) -> None:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(to_jsonable(record)) + "\n"
+    line = json_line(record)
     with open(path, "a", encoding="utf-8") as fh:
         fh.write(line)
         fh.flush()
@@ -149,3 +154,33 @@ def refuse_overwrite(path: str | os.PathLike, what: str, flag: str = "--force") 
 
     if Path(path).exists():
         raise ZspaceError(f"{what} {path} already exists; choose another path or pass {flag} to replace it")
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary directory next to ``path``; on success it replaces ``path``.
+
+    Used for checkpoints, whose files (weights + JSON state) must appear
+    together or not at all. An existing ``path`` is moved aside first and
+    deleted only after the new directory is in place.
+    """
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        for child in tmp.iterdir():
+            _fsync_file(child)
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

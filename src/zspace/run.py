@@ -1,0 +1,82 @@
+"""A run directory: where one training run keeps its config, metrics and checkpoints.
+
+``RUN_DIR/config.json``      model, training and data configuration
+``RUN_DIR/metrics.jsonl``    one JSON record per epoch (and per divergence event)
+``RUN_DIR/checkpoints/``     see :mod:`zspace.checkpoint`
+``RUN_DIR/skipped.txt``      input files that could not be read, with the reason
+``RUN_DIR/samplers/``        fitted samplers (``zspace generate``)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from zspace import checkpoint, io
+from zspace.errors import ZspaceError
+from zspace.models import Autoencoder, ModelConfig, build_model
+
+
+@dataclass
+class Run:
+    """An opened run directory (see the module docstring for its layout)."""
+
+    root: Path
+    config: dict[str, Any]
+
+    @property
+    def model_config(self) -> ModelConfig:
+        return ModelConfig.from_dict(self.config["model"])
+
+    @property
+    def checkpoints_dir(self) -> Path:
+        return self.root / "checkpoints"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    def metrics(self) -> list[dict]:
+        """All records of metrics.jsonl in order."""
+        return io.read_jsonl(self.metrics_path)
+
+    def latest_epoch(self) -> int | None:
+        return checkpoint.latest_epoch(self.checkpoints_dir)
+
+    def load_model(self, epoch: int | None = None, device: str | torch.device = "cpu",
+                   eps_factor: float | None = None) -> Autoencoder:
+        """The model with weights of ``epoch`` (default: latest), in eval mode on ``device``."""
+        epoch = self.latest_epoch() if epoch is None else epoch
+        if epoch is None:
+            raise ZspaceError(f"run {self.root} has no checkpoint yet; train it first (zspace train ... --out {self.root})")
+        config = self.model_config
+        if eps_factor is not None:
+            config.eps_factor = float(eps_factor)
+        model = build_model(config)
+        ckpt = checkpoint.load_checkpoint(self.checkpoints_dir, epoch, config)
+        model.load_state_dict(ckpt.model_state)
+        return model.to(device).eval()
+
+
+def config_path(root: str | Path) -> Path:
+    return Path(root) / "config.json"
+
+
+def open_run(root: str | Path) -> Run:
+    """Open an existing run directory; a clear error if it is not one."""
+    root = Path(root)
+    path = config_path(root)
+    if not root.is_dir():
+        raise ZspaceError(f"run directory {root} does not exist; train one with: zspace train --out {root}")
+    if not path.exists():
+        raise ZspaceError(f"{root} is not a zspace run (no config.json); pass the --out directory of zspace train")
+    try:
+        config = json.loads(path.read_text())
+        ModelConfig.from_dict(config["model"])
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise ZspaceError(f"{path} is not a valid zspace run config ({exc}); was it edited by hand?") from None
+    return Run(root=root, config=config)
