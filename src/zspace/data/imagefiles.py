@@ -1,0 +1,127 @@
+"""Finding and decoding image files (shared by the ``folder`` and ``celeba`` sources).
+
+Every image is centre-cropped to a square (the shorter side) and resized to
+``image_size`` with Pillow's antialiased bilinear filter; JPEGs are first
+reduced in the DCT domain (:meth:`PIL.Image.Image.draft`) when that still
+leaves at least ``image_size`` pixels, which makes downscaling much cheaper.
+Decoding runs on all cores in chunks; a file that fails to decode is reported,
+never fatal.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import multiprocessing
+import os
+import warnings
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+from PIL import Image
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
+CHUNK_SIZE = 256               # files per task; big enough to amortise pickling, small for a smooth bar
+MAX_DEFAULT_SIZE = 96          # default output size cap for folders of big images
+_GREY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
+
+
+def is_image_name(name: str) -> bool:
+    """Whether ``name`` has one of :data:`IMAGE_EXTENSIONS` (any case)."""
+    return name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def list_image_files(root: Path, *, recursive: bool) -> tuple[list[str], int]:
+    """Sorted image paths relative to ``root`` (POSIX style) and the count of other files.
+
+    Hidden files and folders (name starting with ``.``) are ignored.
+    """
+    images, others = [], 0
+    if recursive:
+        for directory, subdirs, files in os.walk(root, followlinks=True):
+            subdirs[:] = [d for d in subdirs if not d.startswith(".")]
+            rel = os.path.relpath(directory, root)
+            for name in files:
+                if name.startswith("."):
+                    continue
+                if is_image_name(name):
+                    images.append(name if rel == "." else f"{rel.replace(os.sep, '/')}/{name}")
+                else:
+                    others += 1
+    else:
+        with os.scandir(root) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") or not entry.is_file():
+                    continue
+                if is_image_name(entry.name):
+                    images.append(entry.name)
+                else:
+                    others += 1
+    images.sort()
+    return images, others
+
+
+def probe_image(path: Path) -> tuple[int, int, int] | None:
+    """(width, height, channels) from the file header, or None when it is unreadable."""
+    try:
+        with Image.open(path) as img:
+            return img.size[0], img.size[1], 1 if img.mode in _GREY_MODES else 3
+    except Exception:  # any decoder failure means "not usable"; the caller moves to the next file
+        return None
+
+
+def decode_image(path: str | os.PathLike, image_size: int, channels: int) -> np.ndarray:
+    """Decode, centre-crop and resize one file -> (image_size, image_size, channels) uint8."""
+    mode = "L" if channels == 1 else "RGB"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with Image.open(path) as img:
+            width, height = img.size
+            side = min(width, height)
+            img.draft(mode, (-(-image_size * width // side), -(-image_size * height // side)))
+            width, height = img.size
+            side = min(width, height)
+            box = ((width - side) / 2, (height - side) / 2, (width + side) / 2, (height + side) / 2)
+            if img.mode != mode:
+                img = img.convert(mode)
+            img = img.resize((image_size, image_size), Image.Resampling.BILINEAR, box=box)
+            return np.asarray(img, dtype=np.uint8).reshape(image_size, image_size, channels)
+
+
+def decode_chunk(paths: Sequence[str], image_size: int, channels: int) -> tuple[np.ndarray, list[tuple[int, str]]]:
+    """Decode ``paths``; return the stacked good images and (position, reason) of the bad ones."""
+    good, bad = [], []
+    for position, path in enumerate(paths):
+        try:
+            good.append(decode_image(path, image_size, channels))
+        except Exception as exc:  # corrupt, truncated, not an image, too big: skip and report
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            bad.append((position, f"{type(exc).__name__}: {reason}"))
+    stacked = np.stack(good) if good else np.empty((0, image_size, image_size, channels), np.uint8)
+    return stacked, bad
+
+
+def decode_files(paths: Sequence[str], image_size: int, channels: int, *,
+                 workers: int | None = None) -> Iterator[tuple[int, np.ndarray, list[tuple[int, str]]]]:
+    """Decode ``paths`` in chunks on ``workers`` processes, yielding in file order.
+
+    Yields ``(start, images, failures)`` per chunk: ``start`` is the index of
+    the chunk's first path, ``failures`` holds (index into ``paths``, reason).
+    """
+    workers = workers or os.cpu_count() or 1
+    starts = range(0, len(paths), CHUNK_SIZE)
+    chunks = [list(paths[s:s + CHUNK_SIZE]) for s in starts]
+    if workers == 1 or len(chunks) == 1:
+        results: Iterator = (decode_chunk(c, image_size, channels) for c in chunks)
+        for start, (images, bad) in zip(starts, results):
+            yield start, images, [(start + p, r) for p, r in bad]
+        return
+    # Decoding holds the GIL for much of its time (measured: 2 threads 1.1x, 2 processes ~1.9x).
+    # "fork", as torch's DataLoader uses on Linux: no __main__ guard needed in the caller's
+    # script, and the workers only run PIL and numpy.
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        results = pool.map(decode_chunk, chunks, [image_size] * len(chunks), [channels] * len(chunks))
+        for start, (images, bad) in zip(starts, results):
+            yield start, images, [(start + p, r) for p, r in bad]
