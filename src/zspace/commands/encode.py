@@ -1,0 +1,36 @@
+"""``zspace encode``: write the latent points of a data split to a Z file."""
+
+from __future__ import annotations
+
+import argparse
+
+from zspace import io
+from zspace.commands._common import add_device, add_epoch, add_force, add_run_dir
+from zspace.encode import encode
+from zspace.run import open_run
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("encode", help="encode a data split into a Z file (.npz)",
+                       description="Encode images with a trained run; writes z (and mu, logvar), labels, factors.")
+    add_run_dir(p)
+    p.add_argument("--data", default=None, help="data spec (default: the run's training data)")
+    p.add_argument("--split", choices=["train", "test", "all"], default="test")
+    p.add_argument("--n", type=int, default=None, help="encode at most this many images")
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument("--seed", type=int, default=0, help="seed of the VAE's sampling of z")
+    p.add_argument("--out", required=True, help="output .npz")
+    add_epoch(p)
+    add_device(p)
+    add_force(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.force:
+        io.refuse_overwrite(args.out, "Z file")
+    store = encode(open_run(args.run_dir), args.data, args.split, epoch=args.epoch, batch_size=args.batch_size,
+                   device=args.device, seed=args.seed, n=args.n)
+    store.save(args.out)
+    print(f"wrote {args.out}: {store.z.shape[0]} points in {store.z.shape[1]} dimensions")
+    return 0

@@ -1,0 +1,39 @@
+"""``zspace generate``: decode points drawn from a sampler."""
+
+from __future__ import annotations
+
+import argparse
+
+from zspace import io
+from zspace.commands._common import add_device, add_epoch, add_force, add_run_dir
+from zspace.generate import generate
+from zspace.plots.grids import save_grid
+from zspace.run import open_run
+from zspace.samplers import SAMPLERS
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("generate", help="decode random latent points into images",
+                       description="Draw latent points from a sampler and decode them.")
+    add_run_dir(p)
+    p.add_argument("--sampler", default="normal", help=f"NAME or NAME:ARG; names: {', '.join(SAMPLERS)} "
+                                                       "(e.g. normal, uniform:2)")
+    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="images.npy: float32 (N, H, W, C) in [0, 1]")
+    p.add_argument("--grid", default=None, help="also write a PNG grid of the images")
+    add_epoch(p)
+    add_device(p)
+    add_force(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    if not args.force:
+        io.refuse_overwrite(args.out, "output")
+    _, images = generate(open_run(args.run_dir), args.sampler, args.n, args.seed, epoch=args.epoch, device=args.device)
+    io.save_npy(args.out, images)
+    if args.grid:
+        save_grid(images, args.grid)
+    print(f"wrote {args.out}: {images.shape[0]} images" + (f", grid {args.grid}" if args.grid else ""))
+    return 0

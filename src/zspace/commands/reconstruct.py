@@ -1,0 +1,30 @@
+"""``zspace reconstruct``: originals above their reconstructions, for unseen test images."""
+
+from __future__ import annotations
+
+import argparse
+
+from zspace.commands._common import add_device, add_epoch, add_run_dir
+from zspace.generate import reconstruct
+from zspace.plots.grids import save_reconstruction_grid
+from zspace.run import open_run
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("reconstruct", help="grid of test images above their reconstructions")
+    add_run_dir(p)
+    p.add_argument("--data", default=None, help="data spec (default: the run's training data)")
+    p.add_argument("--n", type=int, default=16)
+    p.add_argument("--seed", type=int, default=0, help="seed of the choice of test images")
+    p.add_argument("--out", required=True, help="output PNG")
+    add_epoch(p)
+    add_device(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    originals, recos = reconstruct(open_run(args.run_dir), args.data, args.n, args.seed, epoch=args.epoch,
+                                   device=args.device)
+    save_reconstruction_grid(originals, recos, args.out)
+    print(f"wrote {args.out}: {len(originals)} test images above their reconstructions")
+    return 0

@@ -1,0 +1,59 @@
+"""``zspace train``: train a new run, or resume one."""
+
+from __future__ import annotations
+
+import argparse
+
+from zspace.commands._common import add_device, default_of
+from zspace.commands.summary import add_model_options, model_config_from_args
+from zspace.errors import ZspaceError
+from zspace.train import TrainConfig, resume, train
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("train", help="train an AE or VAE (or resume a run)",
+                       description="Train a convolutional AE/VAE; checkpoints and metrics go to --out.")
+    p.add_argument("--data", default=default_of(TrainConfig, "data"),
+                   help="fashion-mnist | mnist | celeba:PATH | folder:PATH | array:FILE.npy | shapes[:96] "
+                        "(default: %(default)s)")
+    p.add_argument("--out", help="new run directory")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue this run instead of starting one")
+    p.add_argument("--from-epoch", type=int, default=None, help="with --resume: restart after this saved epoch")
+    add_model_options(p)
+    for name, typ, help_text in [
+        ("epochs", int, "total epochs"), ("batch_size", int, "images per step"), ("lr", float, "Adam learning rate"),
+        ("fact", float, "KL weight: total = reco + fact * KL (VAE)"), ("seed", int, "random seed"),
+        ("keep_every", int, "keep every k-th epoch's checkpoint besides the latest (0: latest only)"),
+        ("n_train", int, "use at most this many training images"), ("n_val", int, "use at most this many validation images"),
+        ("image_size", int, "resize folder/CelebA images to this square size"),
+        ("divergence_factor", float, "epoch loss above this x best counts as divergence"),
+    ]:
+        default = default_of(TrainConfig, name)
+        p.add_argument("--" + name.replace("_", "-"), type=typ, default=None,
+                       help=f"{help_text} (default: {default})")
+    p.add_argument("--loss", choices=["bce", "mse"], default=None, help="reconstruction loss (default: bce)")
+    p.add_argument("--amp", action="store_true", help="mixed precision on CUDA")
+    add_device(p)
+    return p
+
+
+_TRAIN_FIELDS = ("epochs", "batch_size", "lr", "fact", "seed", "keep_every", "n_train", "n_val", "image_size",
+                 "divergence_factor", "loss")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.resume:
+        if args.out:
+            raise ZspaceError("--resume continues an existing run in place; drop --out")
+        result = resume(args.resume, from_epoch=args.from_epoch, epochs=args.epochs)
+    else:
+        if not args.out:
+            raise ZspaceError("zspace train needs --out RUN_DIR (a new directory) or --resume RUN_DIR")
+        overrides = {k: getattr(args, k) for k in _TRAIN_FIELDS if getattr(args, k) is not None}
+        config = TrainConfig(data=args.data, device=args.device, amp=args.amp, **overrides)
+        result = train(config, model_config_from_args(args), args.out)
+    last = result.history[-1] if result.history else None
+    if last:
+        print(f"trained {result.run.root}: epoch {last['epoch']}, train total {last['train']['total']:.4g}, "
+              f"val total {last['val']['total']:.4g}")
+    return 0

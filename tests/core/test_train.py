@@ -1,0 +1,106 @@
+"""Training: learning happens, resume is bit-identical, divergence is caught and logged."""
+
+import json
+import math
+
+import pytest
+from safetensors.torch import load_file
+
+from zspace import checkpoint, train as train_module
+from zspace.errors import ZspaceError
+from zspace.run import open_run
+from zspace.train import EpochMetrics, resume, train
+
+
+def _weights(run_dir, epoch):
+    return load_file(str(run_dir / "checkpoints" / checkpoint.epoch_dir_name(epoch) / "model.safetensors"))
+
+
+def test_training_lowers_reconstruction_loss_and_writes_metrics(vae_run):
+    records = open_run(vae_run).metrics()
+    assert [r["epoch"] for r in records] == [1, 2]
+    assert records[1]["train"]["reco"] < records[0]["train"]["reco"]
+    for r in records:
+        assert math.isclose(r["train"]["total"], r["train"]["reco"] + 1.0 * r["train"]["kl"], rel_tol=1e-6)
+        assert set(r["val"]) == {"total", "reco", "kl"}
+    config = json.loads((vae_run / "config.json").read_text())
+    assert config["model"]["input_shape"] == [28, 28, 1]
+    assert config["data"]["factor_names"][:1] == ["kind"]
+
+
+@pytest.mark.parametrize("kind", ["vae", "ae"])
+def test_resume_is_bit_identical_to_uninterrupted_run(tmp_path, kind, tiny_configs):
+    full = tmp_path / "full"
+    train(*tiny_configs(kind, epochs=3), full)
+    stopped = tmp_path / "stopped"
+    train(*tiny_configs(kind, epochs=2), stopped)  # "killed" after epoch 2
+    resume(stopped, epochs=3)
+    a, b = _weights(full, 3), _weights(stopped, 3)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert a[key].equal(b[key]), key
+    assert open_run(stopped).metrics()[-1]["train"] == open_run(full).metrics()[-1]["train"]
+
+
+def test_resume_from_earlier_epoch_drops_later_metrics(tmp_path, tiny_configs):
+    run_dir = tmp_path / "r"
+    train(*tiny_configs("ae", epochs=3), run_dir)
+    resume(run_dir, from_epoch=1)
+    epochs = [r["epoch"] for r in open_run(run_dir).metrics()]
+    assert epochs == [1, 2, 3]
+    assert all(_weights(run_dir, 3)[k].equal(v) for k, v in _weights(run_dir, 3).items())
+
+
+def test_divergence_guard_restores_last_good_epoch_and_lowers_lr(tmp_path, monkeypatch, tiny_configs):
+    real_epoch = train_module._train_epoch
+    calls = {"n": 0}
+
+    def flaky_epoch(model, optimizer, scaler, images, config, epoch, device, autocast_dtype):
+        calls["n"] += 1
+        result = real_epoch(model, optimizer, scaler, images, config, epoch, device, autocast_dtype)
+        if epoch == 2 and calls["n"] == 2:  # the first attempt at epoch 2 blows up
+            return EpochMetrics(float("nan"), float("nan"), 0.0)
+        return result
+
+    monkeypatch.setattr(train_module, "_train_epoch", flaky_epoch)
+    run_dir = tmp_path / "r"
+    train(*tiny_configs("vae", epochs=3), run_dir)
+    records = open_run(run_dir).metrics()
+    events = [r for r in records if r.get("event") == "divergence"]
+    assert len(events) == 1
+    assert events[0]["epoch"] == 2 and events[0]["restored_epoch"] == 1
+    assert events[0]["new_lr"] == pytest.approx(5e-4 * 0.5)
+    epochs = [r for r in records if "event" not in r]
+    assert [r["epoch"] for r in epochs] == [1, 2, 3]
+    assert epochs[1]["lr"] == pytest.approx(2.5e-4)
+    assert all(math.isfinite(r["train"]["total"]) for r in epochs)
+
+
+def test_loss_jump_counts_as_divergence():
+    assert train_module._diverged(EpochMetrics(10.0, 10.0, 0.0), best=5.0, factor=1.5) is not None
+    assert train_module._diverged(EpochMetrics(7.0, 7.0, 0.0), best=5.0, factor=1.5) is None
+    assert train_module._diverged(EpochMetrics(float("inf"), 1.0, 0.0), best=None, factor=1.5) is not None
+
+
+def test_repeated_divergence_stops_with_clear_error(tmp_path, monkeypatch, tiny_configs):
+    monkeypatch.setattr(train_module, "_train_epoch", lambda *a, **k: EpochMetrics(float("nan"), float("nan"), 0.0))
+    with pytest.raises(ZspaceError, match="diverged .* recoveries"):
+        train(*tiny_configs("ae", epochs=2, max_recoveries=2), tmp_path / "r")
+
+
+def test_keep_every_prunes_history(tmp_path, tiny_configs):
+    run_dir = tmp_path / "r"
+    train(*tiny_configs("ae", epochs=3, keep_every=2), run_dir)
+    assert checkpoint.list_epochs(run_dir / "checkpoints") == [2, 3]
+
+
+def test_existing_run_is_not_overwritten(vae_run, tiny_configs):
+    before = (vae_run / "config.json").read_bytes()
+    with pytest.raises(ZspaceError, match="already holds a run"):
+        train(*tiny_configs("vae"), vae_run)
+    assert (vae_run / "config.json").read_bytes() == before
+
+
+def test_checkpoint_from_another_config_is_refused(tmp_path, vae_run, ae_run):
+    with pytest.raises(ZspaceError, match="was written for model config"):
+        checkpoint.load_checkpoint(ae_run / "checkpoints", 2, open_run(vae_run).model_config)
