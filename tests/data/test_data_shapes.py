@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+
+from zspace.data import load_images
+from zspace.data.shapes import KIND_NAMES, factor_colours, make_shapes
+
+
+def test_default_set_is_28x28_grey_with_factors_and_kind_labels():
+    train = load_images("shapes")
+    test = load_images("shapes", "test")
+    assert train.images.shape == (12000, 28, 28, 1) and train.images.dtype == np.uint8
+    assert test.images.shape == (2000, 28, 28, 1)
+    assert train.factor_names == ["kind", "x", "y", "size", "rotation", "brightness"]
+    assert train.class_names == KIND_NAMES
+    np.testing.assert_array_equal(train.labels, train.factors[:, 0].astype(np.int64))
+    assert set(np.unique(train.labels)) == {0, 1, 2}
+    assert len(load_images("shapes", "all")) == 14000
+
+
+def test_96_variant_is_rgb_and_options_cap_the_count():
+    s = load_images("shapes:96,n=40")
+    assert s.images.shape == (40, 96, 96, 3)
+    assert s.factor_names[-1] == "hue"
+    assert load_images("shapes:32,channels=3,train=10").images.shape == (10, 32, 32, 3)
+
+
+def test_same_seed_same_images_and_smaller_n_is_a_prefix():
+    a = load_images("shapes", seed=3, n=200)
+    b = load_images("shapes", seed=3, n=50)
+    c = load_images("shapes", seed=4, n=50)
+    np.testing.assert_array_equal(a.images[:50], b.images)
+    np.testing.assert_array_equal(a.factors[:50], b.factors)
+    assert not np.array_equal(b.images, c.images)
+    assert not np.array_equal(load_images("shapes", "test", n=50).images, load_images("shapes", n=50).images)
+
+
+@pytest.mark.parametrize("size,channels", [(96, 3), (28, 1)])
+def test_pixels_match_factors_centroid_area_and_colour(size, channels):
+    images, factors = make_shapes(60, image_size=size, channels=channels, seed=1)
+    colours = factor_colours(factors, channels)
+    ys, xs = np.mgrid[:size, :size]
+    for image, f, colour in zip(images, factors, colours):
+        brightest = int(np.argmax(colour))
+        coverage = image[..., brightest].astype(np.float64) / (255.0 * colour[brightest])
+        area = coverage.sum()
+        # Centre of mass within a tenth of a pixel of (x, y); area within 3 % of pi * size^2.
+        assert abs((coverage * (xs + 0.5)).sum() / area / size - f[1]) < 0.1 / size
+        assert abs((coverage * (ys + 0.5)).sum() / area / size - f[2]) < 0.1 / size
+        assert abs(area / (np.pi * (f[3] * size) ** 2) - 1.0) < 0.03 + 2.0 / (f[3] * size) ** 2
+        # The fully covered pixels carry exactly the factor colour.
+        inside = image[..., brightest] == image[..., brightest].max()
+        np.testing.assert_allclose(image[inside].mean(0) / 255.0, colour, atol=1.01 / 255)
+
+
+def test_rotation_turns_squares_but_not_circles():
+    _, factors = make_shapes(1, image_size=64, channels=1)
+    from zspace.data.shapes import render
+
+    f = np.repeat(factors, 2, axis=0)
+    f[:, 3] = 0.18
+    f[1, 4] = f[0, 4] + 0.5
+    for kind, changes in ((0, False), (1, True)):
+        f[:, 0] = kind
+        a, b = render(f, 64, 1)
+        assert bool(np.abs(a.astype(int) - b.astype(int)).max() > 100) == changes
+
+
+def test_generation_is_fast():
+    import time
+
+    started = time.perf_counter()
+    make_shapes(14000, image_size=28)
+    assert time.perf_counter() - started < 5.0
