@@ -81,10 +81,12 @@ def decode_image(path: str | os.PathLike, image_size: int, channels: int) -> np.
             img.draft(mode, (-(-image_size * width // side), -(-image_size * height // side)))
             width, height = img.size
             side = min(width, height)
-            box = ((width - side) / 2, (height - side) / 2, (width + side) / 2, (height + side) / 2)
+            left, top = (width - side) // 2, (height - side) // 2
             if img.mode != mode:
                 img = img.convert(mode)
-            img = img.resize((image_size, image_size), Image.Resampling.BILINEAR, box=box)
+            # Crop before resizing: resize(box=...) would let the filter read rows outside the crop.
+            img = img.crop((left, top, left + side, top + side))
+            img = img.resize((image_size, image_size), Image.Resampling.BILINEAR)
             return np.asarray(img, dtype=np.uint8).reshape(image_size, image_size, channels)
 
 
