@@ -73,39 +73,43 @@ def factor_colours(factors: np.ndarray, channels: int) -> np.ndarray:
     return brightness * rgb
 
 
-def render(factors: np.ndarray, image_size: int, channels: int, batch: int = 1024) -> np.ndarray:
+def render(factors: np.ndarray, image_size: int, channels: int, batch: int = 512) -> np.ndarray:
     """Draw the shapes described by ``factors`` (N, F) -> (N, S, S, C) uint8."""
     count = factors.shape[0]
     out = np.empty((count, image_size, image_size, channels), dtype=np.uint8)
     centres = (np.arange(image_size, dtype=np.float32) + 0.5) / image_size
-    colours = factor_colours(factors, channels).astype(np.float32)
+    colours = (factor_colours(factors, channels) * 255.0).astype(np.float32)
+    kinds = factors[:, 0].astype(np.int64)
     for start in range(0, count, batch):
-        f = factors[start:start + batch]
-        coverage = _coverage(f, centres, image_size)
-        out[start:start + batch] = np.rint(coverage[..., None] * colours[start:start + batch, None, None, :] * 255.0)
+        stop = min(start + batch, count)
+        coverage = np.empty((stop - start, image_size, image_size), dtype=np.float32)
+        for k, signed_distance in enumerate((_circle, _square, _triangle)):
+            rows = np.flatnonzero(kinds[start:stop] == k)
+            if len(rows):
+                coverage[rows] = _coverage(factors[start + rows], k, signed_distance, centres, image_size)
+        pixels = coverage[..., None] * colours[start:stop, None, None, :]
+        pixels += 0.5   # round half up; values are >= 0
+        out[start:stop] = pixels.astype(np.uint8)
     return out
 
 
-def _coverage(f: np.ndarray, centres: np.ndarray, image_size: int) -> np.ndarray:
-    """(B, S, S) float32 share of each pixel covered by the shape."""
-    kind = f[:, 0].astype(np.int64)
+def _coverage(f: np.ndarray, kind: int, signed_distance, centres: np.ndarray, image_size: int) -> np.ndarray:
+    """(B, S, S) float32 share of each pixel covered by shapes of one ``kind``."""
     dx = centres[None, None, :] - f[:, 1, None, None]          # (B, 1, S)
     dy = centres[None, :, None] - f[:, 2, None, None]          # (B, S, 1)
-    size = f[:, 3, None, None]
-    angle = f[:, 4] * (2 * np.pi / _SYMMETRY[kind])
-    cos, sin = np.cos(angle)[:, None, None].astype(np.float32), np.sin(angle)[:, None, None].astype(np.float32)
+    angle = f[:, 4].astype(np.float64) * (2 * np.pi / _SYMMETRY[kind])
+    cos = np.cos(angle).astype(np.float32)[:, None, None]
+    sin = np.sin(angle).astype(np.float32)[:, None, None]
     u = cos * dx + sin * dy                                    # shape-frame coordinates, (B, S, S)
     v = cos * dy - sin * dx
-    distance = np.empty(u.shape, dtype=np.float32)             # signed distance to the edge, width units
-    for k, signed_distance in enumerate((_circle, _square, _triangle)):
-        chosen = kind == k
-        if chosen.any():
-            distance[chosen] = signed_distance(u[chosen], v[chosen], size[chosen])
-    return np.clip(0.5 - distance * image_size, 0.0, 1.0)
+    distance = signed_distance(u, v, f[:, 3, None, None])      # signed distance to the edge, width units
+    distance *= -float(image_size)
+    distance += 0.5
+    return np.clip(distance, 0.0, 1.0, out=distance)
 
 
 def _circle(u, v, size):
-    return np.sqrt(u * u + v * v) - size
+    return np.hypot(u, v) - size
 
 
 def _square(u, v, size):
