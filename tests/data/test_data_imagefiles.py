@@ -175,3 +175,14 @@ def test_large_scattered_split_goes_to_its_own_memory_mapped_file(tmp_path, monk
     assert isinstance(s.images, np.memmap) and len(s) == 11
     again = load_images(f"folder:{tmp_path / 'pets'}", "train")
     np.testing.assert_array_equal(s.images, again.images)
+
+
+def test_symlink_loops_are_entered_once_and_an_unwritable_cache_is_a_clear_error(tmp_path, monkeypatch):
+    make_folder(tmp_path / "pets")
+    (tmp_path / "pets" / "cats" / "loop").symlink_to(tmp_path / "pets")
+    assert len(load_images(f"folder:{tmp_path / 'pets'}", "all")) == 12
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache folder should be")
+    monkeypatch.setenv("ZSPACE_CACHE", str(blocker))
+    with pytest.raises(ZspaceError, match="ZSPACE_CACHE"):
+        load_images(f"folder:{tmp_path / 'pets'}", "all")

@@ -107,15 +107,15 @@ def _open_cache(directory: Path, fingerprint: str) -> DecodedImages | None:
 
 def _build_cache(directory: Path, root: Path, relpaths: Sequence[str], image_size: int, channels: int,
                  fingerprint: str) -> DecodedImages:
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in [directory / "meta.json", *directory.glob("split-*.npy")]:
-        stale.unlink(missing_ok=True)
     row_shape = (image_size, image_size, channels)
     kept: list[int] = []
     skipped: list[str] = []
     started = time.perf_counter()
     paths = [str(root / rel) for rel in relpaths]
     try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in [directory / "meta.json", *directory.glob("split-*.npy")]:
+            stale.unlink(missing_ok=True)
         with atomic_path(directory / "images.npy") as tmp, open(tmp, "wb") as out:
             header = _npy_header((len(paths), *row_shape))
             out.write(header)
@@ -169,7 +169,7 @@ def select_rows(decoded: DecodedImages, rows: np.ndarray, tag: str) -> np.ndarra
     row_bytes = int(np.prod(images.shape[1:]))
     if len(rows) * row_bytes <= IN_MEMORY_SPLIT_BYTES:
         return np.asarray(images[rows])
-    path = decoded.directory / f"split-{tag}-{decoded.fingerprint[:12]}.npy"
+    path = decoded.directory / f"split-{tag}-{len(rows)}-{decoded.fingerprint[:12]}.npy"
     try:
         split = np.load(path, mmap_mode="r", allow_pickle=False)
         if split.shape[0] == len(rows):

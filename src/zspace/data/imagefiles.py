@@ -38,7 +38,14 @@ def list_image_files(root: Path, *, recursive: bool) -> tuple[list[str], int]:
     """
     images, others = [], 0
     if recursive:
+        seen = set()
         for directory, subdirs, files in os.walk(root, followlinks=True):
+            # Follow links to data elsewhere, but enter each real folder once (no link loops).
+            real = os.path.realpath(directory)
+            if real in seen:
+                subdirs[:] = []
+                continue
+            seen.add(real)
             subdirs[:] = [d for d in subdirs if not d.startswith(".")]
             rel = os.path.relpath(directory, root)
             for name in files:
