@@ -130,7 +130,11 @@ def decode_files(paths: Sequence[str], image_size: int, channels: int, *,
     # script, and the workers only run PIL and numpy.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    try:
         results = pool.map(decode_chunk, chunks, [image_size] * len(chunks), [channels] * len(chunks))
         for start, (images, bad) in zip(starts, results):
             yield start, images, [(start + p, r) for p, r in bad]
+    finally:
+        # On Ctrl-C or an early stop, drop the queued chunks instead of decoding them all first.
+        pool.shutdown(wait=True, cancel_futures=True)
