@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "generate": "generate",
     "reconstruct": "reconstruct",
     "analyze": "analyze",
+    "demo": "demo",
 }
 
 
