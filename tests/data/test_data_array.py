@@ -45,7 +45,7 @@ def test_bad_arrays_name_the_file(tmp_path, array, words):
 
 def test_not_a_npy_file_and_missing_file(tmp_path):
     (tmp_path / "notes.npy").write_text("hello")
-    with pytest.raises(ZspaceError, match=r"notes\.npy is not a readable \.npy file"):
+    with pytest.raises(ZspaceError, match=r"notes\.npy is not a \.npy file"):
         load_images(f"array:{tmp_path / 'notes.npy'}")
     with pytest.raises(ZspaceError, match=r"missing\.npy does not exist"):
         load_images(f"array:{tmp_path / 'missing.npy'}")
@@ -53,3 +53,9 @@ def test_not_a_npy_file_and_missing_file(tmp_path):
     np.save(tmp_path / "y.npy", np.arange(4))
     with pytest.raises(ZspaceError, match=r"y\.npy holds"):
         load_images(f"array:{tmp_path / 'x.npy'},labels={tmp_path / 'y.npy'}")
+
+
+def test_object_arrays_are_refused_without_unpickling(tmp_path):
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(ZspaceError, match=r"obj\.npy holds Python objects"):
+        load_images(f"array:{tmp_path / 'obj.npy'}")

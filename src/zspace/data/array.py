@@ -21,10 +21,20 @@ def read_npy(path: Path, what: str) -> np.ndarray:
     if path.is_dir():
         raise ZspaceError(f"{what} {path} is a folder; pass a .npy file (or use folder:{path})")
     try:
+        with open(path, "rb") as fh:
+            magic = fh.read(6)
+        if magic != b"\x93NUMPY":
+            raise ZspaceError(f"{what} {path} is not a .npy file (no NumPy header); save the array with numpy.save")
         return np.load(path, mmap_mode="r", allow_pickle=False)
     except FileNotFoundError:
         raise ZspaceError(f"{what} {path} does not exist; check the path") from None
-    except (ValueError, OSError, EOFError) as exc:
+    except ValueError as exc:
+        if "pickle" in str(exc):
+            raise ZspaceError(f"{what} {path} holds Python objects, which zspace never unpickles; "
+                              "save a numeric (uint8 or float) array") from None
+        raise ZspaceError(f"{what} {path} is not a readable .npy file ({str(exc).splitlines()[0]}); "
+                          "save it with numpy.save") from None
+    except (OSError, EOFError) as exc:
         raise ZspaceError(f"{what} {path} is not a readable .npy file ({str(exc).splitlines()[0]}); "
                           "save it with numpy.save") from None
 
