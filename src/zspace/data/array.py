@@ -29,7 +29,7 @@ def read_npy(path: Path, what: str) -> np.ndarray:
     except FileNotFoundError:
         raise ZspaceError(f"{what} {path} does not exist; check the path") from None
     except ValueError as exc:
-        if "pickle" in str(exc):
+        if "pickle" in str(exc) or "Python objects" in str(exc):
             raise ZspaceError(f"{what} {path} holds Python objects, which zspace never unpickles; "
                               "save a numeric (uint8 or float) array") from None
         raise ZspaceError(f"{what} {path} is not a readable .npy file ({str(exc).splitlines()[0]}); "
