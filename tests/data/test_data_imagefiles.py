@@ -186,3 +186,11 @@ def test_symlink_loops_are_entered_once_and_an_unwritable_cache_is_a_clear_error
     monkeypatch.setenv("ZSPACE_CACHE", str(blocker))
     with pytest.raises(ZspaceError, match="ZSPACE_CACHE"):
         load_images(f"folder:{tmp_path / 'pets'}", "all")
+
+
+def test_malformed_partition_file_names_the_file_and_line(tmp_path):
+    make_celeba(tmp_path / "celeba", count=4)
+    (tmp_path / "celeba" / "list_eval_partition.txt").write_text("000001.jpg 0\n000002.jpg train\n")
+    with pytest.raises(ZspaceError) as info:
+        load_images(f"celeba:{tmp_path / 'celeba'}")
+    assert "list_eval_partition.txt line 2" in str(info.value) and "delete it" in str(info.value)
