@@ -87,12 +87,11 @@ def parse_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
     """
     spec = spec.strip()
     head, colon, rest = spec.partition(":")
-    if not colon:
-        head, _, rest = spec.partition(",")
-        rest = "," + rest if rest else ""
-        parts = [""] + [p for p in rest.split(",")[1:]]
-    else:
+    if colon:
         parts = rest.split(",")
+    else:   # "NAME,key=value": no argument, only options
+        head, comma, rest = spec.partition(",")
+        parts = [""] + (rest.split(",") if comma else [])
     name = head.strip().lower()
     if name not in SOURCES:
         raise ZspaceError(f"--data {spec!r}: unknown data source {name!r}; valid: {_valid_specs()}")
