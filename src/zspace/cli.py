@@ -23,6 +23,10 @@ COMMANDS: dict[str, str] = {
     "reconstruct": "reconstruct",
     "analyze": "analyze",
     "demo": "demo",
+    "fit-sampler": "fit_sampler",
+    "score": "score",
+    "question": "question",
+    "report": "report",
 }
 
 
