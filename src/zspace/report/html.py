@@ -1,0 +1,140 @@
+"""A tiny self-contained HTML builder: every user string escaped, every asset inline.
+
+Why by hand: the report is one static file that must open with no network;
+templating engines add a dependency without removing the two things that
+matter here, escaping (``html.escape``) and safe embedding of JSON in
+``<script>`` (``<``, ``>``, ``&`` written as ``\\u003c`` etc., so a run named
+``</script><script>alert(1)`` stays text).
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+from typing import Any, Iterable, Sequence
+
+from zspace.io import to_jsonable
+
+
+def esc(value: Any) -> str:
+    """Escape any value for HTML text or attribute context."""
+    return html.escape(str(value), quote=True)
+
+
+def script_json(obj: Any) -> str:
+    """JSON safe to place inside a ``<script>`` element."""
+    text = json.dumps(to_jsonable(obj), separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") \
+        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+
+
+def fmt(value: Any) -> str:
+    """Numbers with 4 significant digits, other values as text (escaped by the caller)."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def table(rows: Iterable[Sequence[Any]], header: Sequence[Any] | None = None, cls: str = "") -> str:
+    """An HTML table of escaped cells."""
+    parts = [f'<table class="{esc(cls)}">']
+    if header:
+        parts.append("<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
+    for row in rows:
+        parts.append("<tr>" + "".join(f"<td>{esc(fmt(c))}</td>" for c in row) + "</tr>")
+    parts.append("</table>")
+    return "".join(parts)
+
+
+def dict_table(d: dict[str, Any], cls: str = "kv") -> str:
+    """Two-column key/value table; nested dicts and lists are shown as compact JSON."""
+    rows = [(k, json.dumps(to_jsonable(v)) if isinstance(v, (dict, list, tuple)) else v) for k, v in d.items()]
+    return table(rows, cls=cls)
+
+
+def png(data: bytes, alt: str, width: int | None = None) -> str:
+    """An inline PNG image."""
+    w = f' width="{int(width)}"' if width else ""
+    return f'<img alt="{esc(alt)}"{w} src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+
+
+class Page:
+    """An HTML document assembled from escaped pieces, with plotly.js embedded once."""
+
+    def __init__(self, title: str) -> None:
+        self.title = title
+        self.body: list[str] = []
+        self._plots: list[tuple[str, Any]] = []
+
+    def add(self, fragment: str) -> None:
+        """Append trusted HTML (built with :func:`esc`/:func:`table`, never raw user text)."""
+        self.body.append(fragment)
+
+    def heading(self, text: str, level: int = 2, anchor: str | None = None) -> None:
+        ident = f' id="{esc(anchor)}"' if anchor else ""
+        self.body.append(f"<h{level}{ident}>{esc(text)}</h{level}>")
+
+    def paragraph(self, text: str) -> None:
+        self.body.append(f"<p>{esc(text)}</p>")
+
+    def plot(self, figure: dict[str, Any], height: int = 420) -> str:
+        """Register a plotly figure (a dict with data/layout); return its placeholder div."""
+        div_id = f"plot{len(self._plots)}"
+        self._plots.append((div_id, figure))
+        return f'<div class="plot" id="{div_id}" style="height:{int(height)}px"></div>'
+
+    def render(self) -> str:
+        """The complete HTML document.
+
+        When every plot has been drawn, ``<body data-zspace-status>`` holds
+        ``{"plots": n, "drawn": m, "errors": [...]}`` (script errors caught on
+        the page): what the browser test reads.
+        """
+        from plotly.offline import get_plotlyjs
+
+        plot_calls = "\n".join(
+            f"drawn.push(Plotly.newPlot({json.dumps(div)}, fig{i}.data, fig{i}.layout, {{responsive: true}}));"
+            for i, (div, _) in enumerate(self._plots))
+        figures = "\n".join(f"const fig{i} = {script_json(fig)};" for i, (_, fig) in enumerate(self._plots))
+        plotly_js = f"<script>{get_plotlyjs()}</script>" if self._plots else ""
+        return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{esc(self.title)}</title>
+<style>{_CSS}</style>
+{plotly_js}
+</head><body>
+<script>
+window.zspaceErrors = [];
+window.addEventListener("error", e => window.zspaceErrors.push(String(e.message)));
+</script>
+<h1>{esc(self.title)}</h1>
+{"".join(self.body)}
+<script>
+{figures}
+const drawn = [];
+{plot_calls}
+Promise.all(drawn).catch(e => window.zspaceErrors.push(String(e))).finally(() => {{
+  const plots = document.querySelectorAll("div.plot");
+  const done = [...plots].filter(d => d.querySelector(".main-svg")).length;
+  document.body.setAttribute("data-zspace-status",
+    JSON.stringify({{plots: plots.length, drawn: done, errors: window.zspaceErrors}}));
+}});
+</script>
+</body></html>
+"""
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em auto;max-width:1500px;color:#222;padding:0 1em}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}h3{margin-top:1.2em}
+table{border-collapse:collapse;margin:.5em 0;font-size:.88em}td,th{border:1px solid #ddd;padding:.2em .5em;text-align:right}
+th{background:#f4f4f4}table.kv td:first-child{text-align:left;font-weight:600}
+.cols{display:grid;grid-template-columns:repeat(auto-fit,minmax(380px,1fr));gap:1em;align-items:start}
+.card{border:1px solid #e4e4e4;border-radius:6px;padding:.6em;overflow-x:auto}
+img{max-width:100%;image-rendering:pixelated}.plot{width:100%}.note{color:#666;font-size:.9em}
+pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.8em}
+"""
