@@ -12,7 +12,7 @@ from zspace.errors import require
 from zspace.models import Autoencoder
 from zspace.progress import progress
 from zspace.run import Run
-from zspace.samplers import make_sampler
+from zspace.samplers import resolve_sampler
 
 
 @torch.no_grad()
@@ -33,11 +33,14 @@ def generate(run: Run, sampler: str = "normal", n: int = 64, seed: int = 0, *, e
              device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` points from ``sampler`` and decode them.
 
+    ``sampler`` is a spec (``normal``, ``uniform:2``) or the name of a sampler
+    fitted and saved in the run (``zspace fit-sampler RUN_DIR gmm:10``).
+
     Returns (z (n, z_dim) float32, images (n, H, W, C) float32 in [0, 1]).
     """
     require(n >= 1, f"--n {n} must be >= 1")
     model = run.load_model(epoch, device=select_device(device))
-    z = make_sampler(sampler, model.config.z_dim).sample(n, np.random.default_rng(seed))
+    z = resolve_sampler(run.root, sampler, model.config.z_dim).sample(n, np.random.default_rng(seed))
     return z, decode_points(model, z)
 
 

@@ -200,7 +200,8 @@ def _set_lr(optimizer: torch.optim.Optimizer, lr: float) -> None:
 
 
 def _write_skipped(root: Path, *sets: ImageSet) -> None:
-    skipped = [s for data in sets for s in data.skipped]
+    # both splits come from one source and report the same unreadable files
+    skipped = list(dict.fromkeys(s for data in sets for s in data.skipped))
     if skipped:
         io.write_text(root / "skipped.txt", "\n".join(skipped) + "\n")
         log.warning(f"{len(skipped)} unreadable input files were skipped; listed in {root / 'skipped.txt'}")

@@ -49,6 +49,7 @@ def test_vae_sampling_clip_and_eps_factor():
     torch.manual_seed(0)
     model = build_model(ModelConfig(kind="vae", input_shape=(16, 16, 1), z_dim=64, filters=(4,), eps_clip=1.5))
     x = torch.rand(256, 1, 16, 16)
+    torch.set_grad_enabled(False)
     enc = model.encode(x)
     eps = (enc.z - enc.mu) / torch.exp(0.5 * enc.logvar)
     assert float(eps.abs().max()) <= 1.5 + 1e-4
@@ -61,6 +62,7 @@ def test_vae_sampling_clip_and_eps_factor():
     enc2 = model.encode(x)
     eps2 = (enc2.z - enc2.mu) / torch.exp(0.5 * enc2.logvar)
     assert float(eps2.abs().max()) == pytest.approx(3.0, abs=1e-3)
+    torch.set_grad_enabled(True)
 
 
 @pytest.mark.parametrize("bad,match", [

@@ -1,7 +1,11 @@
 """Training: learning happens, resume is bit-identical, divergence is caught and logged."""
 
+import dataclasses
 import json
 import math
+
+import numpy as np
+from PIL import Image
 
 import pytest
 from safetensors.torch import load_file
@@ -104,3 +108,20 @@ def test_existing_run_is_not_overwritten(vae_run, tiny_configs):
 def test_checkpoint_from_another_config_is_refused(tmp_path, vae_run, ae_run):
     with pytest.raises(ZspaceError, match="was written for model config"):
         checkpoint.load_checkpoint(ae_run / "checkpoints", 2, open_run(vae_run).model_config)
+
+
+def test_unreadable_images_are_skipped_and_listed_in_the_run(tmp_path, tiny_configs):
+    folder = tmp_path / "pics"
+    for label in ("cats", "dogs"):
+        (folder / label).mkdir(parents=True)
+        for i in range(12):
+            Image.fromarray(np.full((20, 20, 3), 20 * i, np.uint8)).save(folder / label / f"{i}.png")
+    (folder / "dogs" / "broken.png").write_bytes(b"\x89PNG not really")
+    train_config, model_config = tiny_configs("ae", data=f"folder:{folder},size=16", epochs=1, n_train=None,
+                                              n_val=None, batch_size=8)
+    model_config = dataclasses.replace(model_config, filters=(4,))
+    run_dir = tmp_path / "r"
+    train(train_config, model_config, run_dir)
+    skipped = (run_dir / "skipped.txt").read_text()
+    assert "broken.png" in skipped and len(skipped.strip().splitlines()) == 1
+    assert open_run(run_dir).metrics()[-1]["epoch"] == 1
