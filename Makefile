@@ -19,6 +19,7 @@ demo: setup
 	$(BIN)/zspace demo --out demo-out
 
 test: setup
+	bash scripts/ensure-browser.sh
 	ZSPACE_PROGRESS=0 MPLBACKEND=Agg $(BIN)/python -m pytest -q
 
 bench: setup
