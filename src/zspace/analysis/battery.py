@@ -1,0 +1,191 @@
+"""The analysis battery: a registry of analyses and :func:`run_battery`, which runs a selection.
+
+Each step reads checked input (:class:`~zspace.analysis.inputs.LatentInput`),
+returns a result, and has its figures drawn by :mod:`zspace.plots.analysis_figures`.
+``analysis.json`` is rewritten (atomically) after every step, with
+``"complete": false`` until the last one, so an interrupted run keeps what it finished.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from zspace.analysis.axes import AxisDensityConfig, axis_density
+from zspace.analysis.base import AnalysisResult
+from zspace.analysis.clustering import InertiaConfig, inertia_curve
+from zspace.analysis.inputs import LatentInput
+from zspace.analysis.pca import PcaConfig, pca_analysis
+from zspace.analysis.planes import PlanesConfig, plane_views
+from zspace.analysis.radius import RadiusConfig, radius_density
+from zspace.analysis.scatter2d import Scatter2dConfig, scatter_2d
+from zspace.analysis.tsne import TsneConfig, tsne_maps
+from zspace.analysis.vae_stats import VaeStatsConfig, vae_statistics
+from zspace.errors import ZspaceError
+from zspace.io import atomic_path, to_jsonable, write_json
+from zspace.log import get_logger
+from zspace.progress import progress
+
+log = get_logger(__name__)
+
+#: version of the analysis.json layout documented in docs/analysis.md
+SCHEMA = "zspace.analysis/1"
+
+
+@dataclasses.dataclass
+class BatteryConfig:
+    """Settings of every analysis, plus the seed and figure options shared by all.
+
+    ``seed`` overrides the seeds of the seeded analyses (inertia, t-SNE).
+    """
+
+    axes: AxisDensityConfig = dataclasses.field(default_factory=AxisDensityConfig)
+    radius: RadiusConfig = dataclasses.field(default_factory=RadiusConfig)
+    inertia: InertiaConfig = dataclasses.field(default_factory=InertiaConfig)
+    pca: PcaConfig = dataclasses.field(default_factory=PcaConfig)
+    planes: PlanesConfig = dataclasses.field(default_factory=PlanesConfig)
+    tsne: TsneConfig = dataclasses.field(default_factory=TsneConfig)
+    vae: VaeStatsConfig = dataclasses.field(default_factory=VaeStatsConfig)
+    scatter2d: Scatter2dConfig = dataclasses.field(default_factory=Scatter2dConfig)
+    seed: int = 0
+    figures: bool = True
+    figure_dpi: int = 110
+
+    def seeded(self) -> "BatteryConfig":
+        """A copy whose seeded analyses use ``self.seed``."""
+        return dataclasses.replace(self, inertia=dataclasses.replace(self.inertia, seed=self.seed),
+                                   tsne=dataclasses.replace(self.tsne, seed=self.seed))
+
+
+@dataclasses.dataclass(frozen=True)
+class Analysis:
+    """One entry of the registry.
+
+    Attributes
+    ----------
+    title : str
+        What it is, with its SPEC item.
+    run : callable (LatentInput, BatteryConfig, finished results) -> AnalysisResult
+    needs : callable LatentInput -> str or None
+        Why the analysis cannot run on this input, or None when it can.
+    """
+
+    title: str
+    run: Callable[[LatentInput, BatteryConfig, dict[str, AnalysisResult]], AnalysisResult]
+    needs: Callable[[LatentInput], str | None] = lambda latents: None
+
+
+def _needs_tsne_points(latents: LatentInput) -> str | None:
+    minimum = TsneConfig.min_points
+    return None if latents.n_points >= minimum else f"t-SNE needs at least {minimum} points"
+
+
+#: analysis name -> Analysis, in the order they run
+ANALYSES: dict[str, Analysis] = {
+    "axes": Analysis("SPEC 4.1 number density along each axis",
+                     lambda x, c, done: axis_density(x.z, c.axes)),
+    "radius": Analysis("SPEC 4.2 number density against radius, vs chi_d",
+                       lambda x, c, done: radius_density(x.z, c.radius)),
+    "inertia": Analysis("SPEC 4.3 k-means inertia curve and elbow",
+                        lambda x, c, done: inertia_curve(x.z, c.inertia)),
+    "pca": Analysis("SPEC 4.5 PCA spectrum and t-SNE of leading components",
+                    lambda x, c, done: pca_analysis(x.z, c.pca, c.tsne)),
+    "planes": Analysis("SPEC 4.6 plane projections with zoom series",
+                       lambda x, c, done: plane_views(x.z, c.planes, done.get("pca"))),
+    "tsne": Analysis("SPEC 4.4 t-SNE maps", lambda x, c, done: tsne_maps(x.z, c.tsne), _needs_tsne_points),
+    "vae": Analysis("SPEC 4.7 VAE variational statistics",
+                    lambda x, c, done: vae_statistics(x.z, x.mu, x.logvar, c.vae),
+                    lambda x: None if x.has_vae else "the input has no mu/logvar (not a VAE Z.npz)"),
+    "scatter2d": Analysis("SPEC 4.9 labelled scatter of a 2-D latent space",
+                          lambda x, c, done: scatter_2d(x.z, x.labels, c.scatter2d),
+                          lambda x: None if x.dim == 2 else f"d = {x.dim}, not 2"),
+}
+
+
+def select(only: list[str] | None, latents: LatentInput) -> tuple[list[str], dict[str, str]]:
+    """The analyses to run and, for the others that were not asked for explicitly, why they are skipped.
+
+    Raises
+    ------
+    ZspaceError
+        An unknown name, or a name asked for explicitly that cannot run on this input.
+    """
+    if only:
+        unknown = [name for name in only if name not in ANALYSES]
+        if unknown:
+            raise ZspaceError(f"--only: unknown analysis {', '.join(unknown)}; choose from {', '.join(ANALYSES)}")
+        for name in only:
+            reason = ANALYSES[name].needs(latents)
+            if reason:
+                raise ZspaceError(f"--only {name}: cannot run on {latents.source}: {reason}")
+        return [name for name in ANALYSES if name in only], {}
+    chosen, skipped = [], {}
+    for name, analysis in ANALYSES.items():
+        reason = analysis.needs(latents)
+        if reason:
+            skipped[name] = reason
+        else:
+            chosen.append(name)
+    return chosen, skipped
+
+
+def run_battery(latents: LatentInput, out_dir: str | Path | None = None, config: BatteryConfig | None = None,
+                only: list[str] | None = None) -> dict[str, Any]:
+    """Run the selected analyses on checked input and write analysis.json and the PNGs.
+
+    Parameters
+    ----------
+    latents : LatentInput
+        From :func:`~zspace.analysis.inputs.load_latents` or :func:`~zspace.analysis.inputs.from_arrays`.
+    out_dir : str or Path, optional
+        Where analysis.json and the figures go; nothing is written when None.
+    config : BatteryConfig, optional
+    only : list of str, optional
+        Names from :data:`ANALYSES`; default all that apply to the input.
+
+    Returns
+    -------
+    dict
+        ``{"results": {name: AnalysisResult}, "report": the analysis.json content}``
+    """
+    cfg = (config or BatteryConfig()).seeded()
+    names, skipped = select(only, latents)
+    out = Path(out_dir) if out_dir is not None else None
+    results: dict[str, AnalysisResult] = {}
+    report: dict[str, Any] = {
+        "schema": SCHEMA, "complete": False, "input": latents.summary(),
+        "config": {name: to_jsonable(getattr(cfg, name)) for name in names},
+        "seed": cfg.seed, "analyses": {}, "skipped": skipped, "figures": {}, "seconds": {},
+    }
+    steps = progress(names, desc="analyze", unit="analysis")
+    for name in steps:
+        steps.set_postfix_str(name)
+        start = time.perf_counter()
+        results[name] = ANALYSES[name].run(latents, cfg, results)
+        report["seconds"][name] = round(time.perf_counter() - start, 3)
+        report["analyses"][name] = results[name].to_json()
+        if out is not None:
+            if cfg.figures:
+                start = time.perf_counter()
+                report["figures"][name] = _save_figures(name, results[name], latents, out, cfg.figure_dpi)
+                report["seconds"][f"{name}_figures"] = round(time.perf_counter() - start, 3)
+            write_json(out / "analysis.json", report)
+        log.info("%s done in %.1f s", name, report["seconds"][name])
+    report["complete"] = True
+    if out is not None:
+        write_json(out / "analysis.json", report)
+    return {"results": results, "report": report}
+
+
+def _save_figures(name: str, result: AnalysisResult, latents: LatentInput, out: Path, dpi: int) -> list[str]:
+    from zspace.plots.analysis_figures import FIGURES
+
+    files = []
+    for stem, fig in FIGURES[name](result, latents.labels).items():
+        path = out / f"{stem}.png"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi)
+        files.append(path.name)
+    return files

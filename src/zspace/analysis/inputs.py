@@ -1,0 +1,247 @@
+"""Loading and checking the input of ``zspace analyze`` at the door.
+
+Accepted files
+--------------
+* a ``Z.npz`` written by ``zspace encode``: ``z`` (N, d), and when present
+  ``mu`` (N, d), ``logvar`` (N, d), ``labels`` (N,);
+* any ``.npz`` holding an (N, d) array under ``key`` (default ``z``, or the
+  only array in the file);
+* any ``.npy`` holding an (N, d) array.
+
+Files are read with ``allow_pickle=False``: a file with Python objects in it
+is refused, never unpickled. Rows with a NaN or infinity in ``z`` (or in
+``mu``/``logvar``) are dropped and counted; everything else that is wrong is a
+:class:`~zspace.errors.ZspaceError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from zspace.analysis.base import row_chunks
+from zspace.errors import ZspaceError
+from zspace.log import get_logger
+
+log = get_logger(__name__)
+
+#: the array name used in Z.npz files and the default --key
+DEFAULT_KEY = "z"
+
+
+@dataclasses.dataclass
+class LatentInput:
+    """Checked z-points, ready for the analyses.
+
+    Attributes
+    ----------
+    z : numpy.ndarray, float32, shape (N, d)
+        Latent points, all finite, N >= 2, d >= 2.
+    mu, logvar : numpy.ndarray, float32, shape (N, d), or None
+        Posterior mean and log-variance of a VAE, row-aligned with ``z``.
+    labels : numpy.ndarray, int64, shape (N,), or None
+        Class label per row (-1 = unknown).
+    source : str
+        The file and key the points came from.
+    n_rows_read : int
+        Rows in the file before any drop.
+    n_rows_dropped_nonfinite : int
+        Rows dropped because ``z``, ``mu`` or ``logvar`` had a NaN or infinity.
+    """
+
+    z: np.ndarray
+    mu: np.ndarray | None = None
+    logvar: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    source: str = "<array>"
+    n_rows_read: int = 0
+    n_rows_dropped_nonfinite: int = 0
+
+    @property
+    def n_points(self) -> int:
+        """N, the number of rows analysed."""
+        return int(self.z.shape[0])
+
+    @property
+    def dim(self) -> int:
+        """d, the latent dimension."""
+        return int(self.z.shape[1])
+
+    @property
+    def has_vae(self) -> bool:
+        """Whether ``mu`` and ``logvar`` are present."""
+        return self.mu is not None and self.logvar is not None
+
+    def summary(self) -> dict:
+        """What was read, for analysis.json."""
+        return {
+            "source": self.source,
+            "n_rows_read": self.n_rows_read,
+            "n_rows_dropped_nonfinite": self.n_rows_dropped_nonfinite,
+            "n_points": self.n_points,
+            "dim": self.dim,
+            "dtype": "float32",
+            "has_mu_logvar": self.has_vae,
+            "has_labels": self.labels is not None,
+        }
+
+
+def load_latents(path: str | Path, key: str | None = None) -> LatentInput:
+    """Read and check an .npy or .npz file of z-points.
+
+    Parameters
+    ----------
+    path : str or Path
+        An ``.npy`` file with one (N, d) array, or an ``.npz`` file.
+    key : str, optional
+        Name of the (N, d) array in an ``.npz``. Default ``z``, or the only
+        array when the file holds one. ``mu``/``logvar``/``labels`` are taken
+        from the same ``.npz`` only when ``key`` is ``z``.
+
+    Returns
+    -------
+    LatentInput
+
+    Raises
+    ------
+    ZspaceError
+        Missing or empty file, unknown format, pickled content, wrong key,
+        wrong shape or dtype, mismatched ``mu``/``logvar``, or fewer than two
+        finite rows.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ZspaceError(f"{path}: no such file; give the path of a Z.npz from 'zspace encode' or an .npy/.npz array")
+    if path.stat().st_size == 0:
+        raise ZspaceError(f"{path}: the file is empty; re-run 'zspace encode' or point to a non-empty .npy/.npz")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        if key is not None:
+            log.info("%s is an .npy file with a single array; --key %s is ignored", path, key)
+        z = _load_npy(path)
+        return from_arrays(z, source=str(path))
+    if suffix == ".npz":
+        return _load_npz(path, key)
+    raise ZspaceError(f"{path}: unknown file type {suffix!r}; give an .npy or .npz file holding an (N, d) array")
+
+
+def _load_npy(path: Path) -> np.ndarray:
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise ZspaceError(f"{path}: the array holds Python objects (pickle), which zspace never loads; "
+                              "save a numeric array with np.save(..., allow_pickle=False)") from None
+        raise ZspaceError(f"{path}: not a readable .npy file ({exc}); save the array with np.save") from None
+    except (OSError, EOFError) as exc:
+        raise ZspaceError(f"{path}: not a readable .npy file ({exc}); save the array with np.save") from None
+
+
+def _load_npz(path: Path, key: str | None) -> LatentInput:
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        raise ZspaceError(f"{path}: not a readable .npz file ({exc}); save the arrays with np.savez") from None
+    with archive:
+        names = list(archive.files)
+        if not names:
+            raise ZspaceError(f"{path}: the .npz holds no arrays; write z with np.savez(path, z=z)")
+        if key is None:
+            key = DEFAULT_KEY if DEFAULT_KEY in names or len(names) != 1 else names[0]
+        if key not in names:
+            raise ZspaceError(f"{path}: no array named {key!r} (the file has {', '.join(names)}); pass --key NAME")
+
+        def read(name: str) -> np.ndarray:
+            try:
+                return archive[name]
+            except ValueError as exc:
+                if "pickle" in str(exc).lower():
+                    raise ZspaceError(f"{path}: array {name!r} holds Python objects (pickle), which zspace never "
+                                      "loads; save numeric arrays only") from None
+                raise ZspaceError(f"{path}: array {name!r} is unreadable ({exc}); rewrite the file") from None
+
+        z = read(key)
+        extras = {}
+        if key == DEFAULT_KEY:
+            for name in ("mu", "logvar", "labels"):
+                if name in names:
+                    extras[name] = read(name)
+    return from_arrays(z, **extras, source=f"{path}[{key}]")
+
+
+def from_arrays(z: np.ndarray, mu: np.ndarray | None = None, logvar: np.ndarray | None = None,
+                labels: np.ndarray | None = None, source: str = "<array>") -> LatentInput:
+    """Check in-memory arrays the same way files are checked.
+
+    Parameters
+    ----------
+    z : array-like, shape (N, d)
+    mu, logvar : array-like, shape (N, d), optional
+        Both or neither.
+    labels : array-like of int, shape (N,), optional
+    source : str
+        Name used in error messages.
+
+    Returns
+    -------
+    LatentInput
+        float32 arrays (no copy when ``z`` is already float32 and no row is dropped).
+    """
+    z = _as_matrix(z, source, "z")
+    n, d = z.shape
+    if d < 2:
+        raise ZspaceError(f"{source}: z has d = {d} column; the analyses need d >= 2 "
+                          "(a 1-D latent is a histogram: use numpy directly)")
+    if (mu is None) != (logvar is None):
+        missing = "logvar" if logvar is None else "mu"
+        raise ZspaceError(f"{source}: found only one of mu/logvar ({missing} missing); store both or neither")
+    if mu is not None:
+        mu = _as_matrix(mu, source, "mu")
+        logvar = _as_matrix(logvar, source, "logvar")
+        for name, arr in (("mu", mu), ("logvar", logvar)):
+            if arr.shape != z.shape:
+                raise ZspaceError(f"{source}: {name} has shape {arr.shape} but z has {z.shape}; "
+                                  f"store {name} row-aligned with z, or drop it")
+    if labels is not None:
+        labels = np.asarray(labels)
+        if labels.shape != (n,) or not np.issubdtype(labels.dtype, np.integer):
+            raise ZspaceError(f"{source}: labels must be integers of shape ({n},), got {labels.dtype} {labels.shape}; "
+                              "fix or remove the labels array")
+        labels = labels.astype(np.int64, copy=False)
+
+    keep = _finite_rows(z)
+    if mu is not None:
+        keep &= _finite_rows(mu) & _finite_rows(logvar)
+    n_dropped = int(n - keep.sum())
+    if n_dropped:
+        log.warning("%s: dropping %d of %d rows with NaN or infinity", source, n_dropped, n)
+        z = z[keep]
+        mu = mu[keep] if mu is not None else None
+        logvar = logvar[keep] if logvar is not None else None
+        labels = labels[keep] if labels is not None else None
+    if z.shape[0] < 2:
+        raise ZspaceError(f"{source}: {z.shape[0]} finite row(s) of {n} (after dropping {n_dropped} with NaN/inf); "
+                          "the analyses need at least 2 points")
+    return LatentInput(z=z, mu=mu, logvar=logvar, labels=labels, source=source,
+                       n_rows_read=n, n_rows_dropped_nonfinite=n_dropped)
+
+
+def _as_matrix(arr: np.ndarray, source: str, name: str) -> np.ndarray:
+    arr = np.asarray(arr)
+    if arr.ndim != 2:
+        raise ZspaceError(f"{source}: {name} has shape {arr.shape} ({arr.ndim}-D); expected an (N, d) matrix, "
+                          "reshape it to (N, d) before saving")
+    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise ZspaceError(f"{source}: {name} has dtype {arr.dtype}; expected a real-valued numeric array")
+    return np.ascontiguousarray(arr, dtype=np.float32)
+
+
+def _finite_rows(arr: np.ndarray) -> np.ndarray:
+    """Boolean mask (N,) of rows without NaN/inf, computed chunk by chunk."""
+    keep = np.empty(arr.shape[0], dtype=bool)
+    for rows in row_chunks(arr.shape[0]):
+        keep[rows] = np.isfinite(arr[rows]).all(axis=1)
+    return keep

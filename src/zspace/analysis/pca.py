@@ -1,0 +1,152 @@
+"""Analysis 5: PCA spectrum, and t-SNE of the leading principal components.
+
+The covariance matrix (ddof = 1, as scikit-learn's ``explained_variance_``)
+is accumulated in float64 over row chunks and diagonalised with ``eigh``; no
+centred copy of the data is made. Components are the eigenvectors, sorted by
+decreasing variance, each with its largest-magnitude entry positive.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from zspace.analysis.base import AnalysisResult, array_field, row_chunks, seeded_subsample
+from zspace.analysis.tsne import TsneConfig, TsneResult, embed, method_note
+from zspace.progress import progress
+
+
+@dataclasses.dataclass
+class PcaConfig:
+    """Settings of :func:`pca_analysis`.
+
+    Parameters
+    ----------
+    tsne_components : tuple of int, default (2, 4, 10)
+        t-SNE maps of the leading m components (SPEC 4.5); m >= d is skipped.
+        The t-SNE uses the sample size, seed and first variant of the t-SNE config.
+    variance_levels : tuple of float, default (0.9, 0.95, 0.99)
+        Report how many components reach each share of the total variance.
+    """
+
+    tsne_components: tuple[int, ...] = (2, 4, 10)
+    variance_levels: tuple[float, ...] = (0.9, 0.95, 0.99)
+
+
+@dataclasses.dataclass
+class PcaResult(AnalysisResult):
+    """Principal components of z.
+
+    Attributes
+    ----------
+    explained_variance : float array, shape (d,)
+        Variance along each component, z units squared, decreasing.
+    explained_variance_ratio : float array, shape (d,)
+        Share of the total variance.
+    components_for_level : dict str -> int
+        Fewest leading components whose shares add up to each level.
+    tsne : TsneResult or None
+        Maps named ``pca2``, ``pca4``, ...
+    mean : float array, shape (d,) (not in JSON)
+    components : float array, shape (d, d), row i = component i + 1 (not in JSON)
+    """
+
+    n_points: int
+    dim: int
+    total_variance: float
+    explained_variance: np.ndarray
+    explained_variance_ratio: np.ndarray
+    components_for_level: dict[str, int]
+    tsne: TsneResult | None = None
+    mean: np.ndarray = array_field()
+    components: np.ndarray = array_field()
+
+
+def fit_pca(z: np.ndarray, variance_levels: tuple[float, ...] = PcaConfig.variance_levels) -> PcaResult:
+    """Principal components of ``z`` (all d of them).
+
+    Parameters
+    ----------
+    z : numpy.ndarray, shape (N, d), N >= 2
+    variance_levels : tuple of float
+
+    Returns
+    -------
+    PcaResult (without t-SNE)
+    """
+    n, d = z.shape
+    mean = np.zeros(d)
+    for rows in row_chunks(n):
+        mean += z[rows].sum(axis=0, dtype=np.float64)
+    mean /= n
+    cov = np.zeros((d, d))
+    for rows in row_chunks(n):
+        block = z[rows].astype(np.float64) - mean
+        cov += block.T @ block
+    cov /= n - 1
+    values, vectors = np.linalg.eigh(cov)
+    order = np.argsort(values)[::-1]
+    values = np.clip(values[order], 0.0, None)
+    components = vectors[:, order].T
+    signs = np.sign(components[np.arange(d), np.argmax(np.abs(components), axis=1)])
+    components *= signs[:, None]
+    total = float(values.sum())
+    ratio = values / total if total > 0 else np.zeros(d)
+    cumulative = np.cumsum(ratio)
+    levels = {f"{lv:g}": int(min(d, np.searchsorted(cumulative, lv - 1e-12) + 1)) for lv in variance_levels}
+    return PcaResult(n_points=n, dim=d, total_variance=total, explained_variance=values,
+                     explained_variance_ratio=ratio, components_for_level=levels, mean=mean,
+                     components=components)
+
+
+def project(z: np.ndarray, pca: PcaResult, components: list[int] | np.ndarray) -> np.ndarray:
+    """Coordinates of ``z`` along the given principal components.
+
+    Parameters
+    ----------
+    z : numpy.ndarray, shape (N, d)
+    pca : PcaResult
+    components : sequence of int
+        0-based component indices (0 = the largest-variance component).
+
+    Returns
+    -------
+    numpy.ndarray, float32, shape (N, len(components))
+    """
+    basis = pca.components[np.asarray(components)].T.astype(np.float32)  # (d, m)
+    shift = (pca.mean.astype(np.float32) @ basis)
+    out = np.empty((z.shape[0], basis.shape[1]), dtype=np.float32)
+    for rows in row_chunks(z.shape[0]):
+        out[rows] = z[rows] @ basis - shift
+    return out
+
+
+def pca_analysis(z: np.ndarray, config: PcaConfig | None = None, tsne_config: TsneConfig | None = None,
+                 show_progress: bool = True) -> PcaResult:
+    """PCA spectrum of ``z`` and t-SNE maps of its leading components.
+
+    Parameters
+    ----------
+    z : numpy.ndarray, float32, shape (N, d)
+    config : PcaConfig, optional
+    tsne_config : TsneConfig, optional
+        Sample size, seed and (first) variant for the maps; pass a config with
+        ``variants=()`` or ``PcaConfig(tsne_components=())`` to skip them.
+
+    Returns
+    -------
+    PcaResult
+    """
+    cfg = config or PcaConfig()
+    tcfg = tsne_config or TsneConfig()
+    result = fit_pca(z, cfg.variance_levels)
+    wanted = [m for m in cfg.tsne_components if 1 <= m < z.shape[1]]
+    index = seeded_subsample(z.shape[0], tcfg.sample_size, tcfg.seed)
+    if wanted and tcfg.variants and len(index) >= tcfg.min_points:
+        coords = project(z[index], result, list(range(max(wanted))))
+        ms = progress(wanted, desc="t-SNE of PCA", unit="map", leave=False) if show_progress else wanted
+        maps = [embed(np.ascontiguousarray(coords[:, :m]), tcfg.variants[0], tcfg, name=f"pca{m}") for m in ms]
+        result.tsne = TsneResult(n_points_total=z.shape[0], n_points_embedded=len(index), seed=tcfg.seed,
+                                 method=method_note(tcfg), maps=maps, sample_index=index)
+    return result

@@ -1,0 +1,162 @@
+"""Analysis 2: number density against the radius R = ||z||_2.
+
+Beside the histograms stands the expectation for N(0, I_d): R then follows
+the chi distribution with d degrees of freedom (mode sqrt(d - 1), mean close
+to sqrt(d - 1/2)). How far the cloud is from it is measured, *unscaled*
+(the radii are compared with chi_d as they are), by
+
+* the Wasserstein-1 distance W1 = integral |F_emp^-1(u) - F_chi^-1(u)| du,
+  in z units (how far, on average, a radius must move to match chi_d), and
+* the Kolmogorov-Smirnov statistic sup |F_emp(R) - F_chi(R)|, in [0, 1].
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from scipy import stats
+
+from zspace.analysis.base import AnalysisResult, array_field, row_chunks
+
+
+@dataclasses.dataclass
+class RadiusConfig:
+    """Settings of :func:`radius_density`.
+
+    Parameters
+    ----------
+    bin_widths : tuple of float, default (0.5, 0.05)
+        One histogram per width, in z units (SPEC 4.2).
+    r_max : float, default 35.0
+        Upper end of the histograms; raised to the largest radius when that is
+        larger (SPEC 4.2 uses 0..35 for d = 256).
+    shells : tuple of (float, float), default ((12, 24), (14, 19))
+        Shells lo <= R < hi whose share of points is reported (SPEC 4.2).
+    max_bins : int, default 200000
+        Cap on bins per histogram; radii beyond are counted as overflow.
+    """
+
+    bin_widths: tuple[float, ...] = (0.5, 0.05)
+    r_max: float = 35.0
+    shells: tuple[tuple[float, float], ...] = ((12.0, 24.0), (14.0, 19.0))
+    max_bins: int = 200000
+
+
+@dataclasses.dataclass
+class RadiusHistogram:
+    """One histogram of R with the chi_d expectation on the same bins.
+
+    Attributes
+    ----------
+    bin_edges : float array, shape (B + 1,), z units, from 0
+    counts : int array, shape (B,)
+    chi_expected_counts : float array, shape (B,)
+        N * P(R in bin) for R ~ chi_d.
+    peak_radius : float
+        Centre of the fullest bin (z units).
+    overflow : int
+        Points with R >= the last edge.
+    """
+
+    bin_width: float
+    bin_edges: np.ndarray
+    counts: np.ndarray
+    chi_expected_counts: np.ndarray
+    peak_radius: float
+    overflow: int
+
+
+@dataclasses.dataclass
+class Shell:
+    """Share of points with lo <= R < hi, and the share expected under chi_d."""
+
+    lo: float
+    hi: float
+    count: int
+    share: float
+    chi_share: float
+
+
+@dataclasses.dataclass
+class RadiusResult(AnalysisResult):
+    """Radius statistics of the cloud and their chi_d counterparts (radii in z units)."""
+
+    n_points: int
+    dim: int
+    min: float
+    max: float
+    mean: float
+    median: float
+    std: float
+    histograms: list[RadiusHistogram]
+    shells: list[Shell]
+    chi_mode: float
+    chi_mean: float
+    chi_std: float
+    wasserstein1_to_chi: float
+    ks_to_chi: float
+    distance_note: str
+    radii: np.ndarray = array_field()
+
+
+def radii(z: np.ndarray) -> np.ndarray:
+    """||z_i||_2 for every row, computed in chunks.
+
+    Parameters
+    ----------
+    z : numpy.ndarray, shape (N, d)
+
+    Returns
+    -------
+    numpy.ndarray, float64, shape (N,)
+    """
+    out = np.empty(z.shape[0], dtype=np.float64)
+    for rows in row_chunks(z.shape[0]):
+        block = z[rows]
+        out[rows] = np.sqrt(np.einsum("ij,ij->i", block, block, dtype=np.float64))
+    return out
+
+
+def radius_density(z: np.ndarray, config: RadiusConfig | None = None) -> RadiusResult:
+    """Histogram ||z|| and compare it with the chi distribution of the same d.
+
+    Parameters
+    ----------
+    z : numpy.ndarray, float32, shape (N, d)
+    config : RadiusConfig, optional
+
+    Returns
+    -------
+    RadiusResult
+    """
+    cfg = config or RadiusConfig()
+    n, d = z.shape
+    r = radii(z)
+    chi = stats.chi(d)
+    r_max = max(cfg.r_max, float(r.max()))
+    hists = []
+    for bw in cfg.bin_widths:
+        n_bins = int(min(cfg.max_bins, np.ceil(r_max / bw + 1e-9) + 1))
+        edges = bw * np.arange(n_bins + 1)
+        counts, _ = np.histogram(r, bins=edges)
+        expected = n * np.diff(chi.cdf(edges))
+        peak = int(np.argmax(counts))
+        hists.append(RadiusHistogram(bin_width=bw, bin_edges=edges, counts=counts, chi_expected_counts=expected,
+                                     peak_radius=float(edges[peak] + bw / 2), overflow=int((r >= edges[-1]).sum())))
+    shells = []
+    for lo, hi in cfg.shells:
+        count = int(((r >= lo) & (r < hi)).sum())
+        shells.append(Shell(lo=lo, hi=hi, count=count, share=count / n, chi_share=float(chi.cdf(hi) - chi.cdf(lo))))
+    r_sorted = np.sort(r)
+    quantiles = chi.ppf((np.arange(n) + 0.5) / n)
+    w1 = float(np.mean(np.abs(r_sorted - quantiles)))
+    ks = float(stats.kstest(r_sorted, chi.cdf).statistic)
+    return RadiusResult(
+        n_points=n, dim=d, min=float(r_sorted[0]), max=float(r_sorted[-1]), mean=float(r.mean()),
+        median=float(np.median(r_sorted)), std=float(r.std()), histograms=hists, shells=shells,
+        chi_mode=float(np.sqrt(d - 1)), chi_mean=float(chi.mean()), chi_std=float(chi.std()),
+        wasserstein1_to_chi=w1, ks_to_chi=ks,
+        distance_note="unscaled: radii compared with chi_d as they are; W1 in z units "
+                      "(mean |sorted R - chi_d quantiles|), KS = sup |F_emp - F_chi| in [0, 1]",
+        radii=r)

@@ -1,0 +1,136 @@
+"""Analysis 7: variational statistics of a VAE from z, mu and logvar.
+
+Counts are over all N x d components. Radii are L2 norms of rows (z units).
+The relative radius difference is |R_z - R_mu| / R_mu over rows with R_mu > 0.
+Active units (Burda, Grosse & Salakhutdinov 2016): dimension j is active when
+Cov_x(E_q[z_j | x]) = Var over the data of mu[:, j] (ddof = 0) exceeds the threshold.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from zspace.analysis.base import AnalysisResult, row_chunks
+from zspace.analysis.radius import radii
+
+
+@dataclasses.dataclass
+class VaeStatsConfig:
+    """Settings of :func:`vae_statistics`.
+
+    Parameters
+    ----------
+    logvar_edges : tuple of float, default (-20, -15, -10, -5, -2, -1, 0)
+        Interval edges; counts are reported for (-inf, e0), [e0, e1), ..., [e_last, inf).
+    deviation_threshold : float, default 0.05
+        Count components with |z - mu| above this (z units; SPEC 4.7).
+    active_unit_threshold : float, default 0.01
+        Burda et al. (2016) activity threshold on Var(mu_j) (z units squared).
+    """
+
+    logvar_edges: tuple[float, ...] = (-20.0, -15.0, -10.0, -5.0, -2.0, -1.0, 0.0)
+    deviation_threshold: float = 0.05
+    active_unit_threshold: float = 0.01
+
+
+@dataclasses.dataclass
+class LogvarInterval:
+    """Components with lo <= logvar < hi (lo may be -inf, hi may be inf)."""
+
+    lo: float
+    hi: float
+    count: int
+
+
+@dataclasses.dataclass
+class Summary:
+    """min, max and mean of a quantity."""
+
+    min: float
+    max: float
+    mean: float
+
+
+@dataclasses.dataclass
+class VaeStatsResult(AnalysisResult):
+    """Variational statistics (see the module docstring for the definitions)."""
+
+    n_points: int
+    dim: int
+    logvar: Summary
+    logvar_intervals: list[LogvarInterval]
+    max_abs_z_minus_mu: float
+    deviation_threshold: float
+    count_abs_z_minus_mu_above: int
+    radius_z: Summary
+    radius_mu: Summary
+    radius_abs_diff_max: float
+    radius_abs_diff_mean: float
+    radius_rel_diff_max: float
+    radius_rel_diff_mean: float
+    active_unit_threshold: float
+    active_units: int
+    active_unit_indices: list[int]
+    mu_variance: np.ndarray
+
+
+def vae_statistics(z: np.ndarray, mu: np.ndarray, logvar: np.ndarray,
+                   config: VaeStatsConfig | None = None) -> VaeStatsResult:
+    """Statistics of the posterior parameters of a VAE.
+
+    Parameters
+    ----------
+    z, mu, logvar : numpy.ndarray, float32, shape (N, d)
+        Sampled latent, posterior mean and log-variance, row-aligned.
+    config : VaeStatsConfig, optional
+
+    Returns
+    -------
+    VaeStatsResult
+    """
+    cfg = config or VaeStatsConfig()
+    n, d = z.shape
+    edges = np.concatenate([[-np.inf], np.asarray(cfg.logvar_edges, dtype=np.float64), [np.inf]])
+    interval_counts = np.zeros(len(edges) - 1, dtype=np.int64)
+    lv_min, lv_max, lv_sum = np.inf, -np.inf, 0.0
+    dev_max, dev_count = 0.0, 0
+    mu_sum = np.zeros(d)
+    mu_sq_sum = np.zeros(d)
+    for rows in row_chunks(n):
+        lv = logvar[rows]
+        lv_min, lv_max = min(lv_min, float(lv.min())), max(lv_max, float(lv.max()))
+        lv_sum += float(lv.sum(dtype=np.float64))
+        # bin i holds edges[i] <= x < edges[i+1]
+        interval_counts += np.bincount(np.searchsorted(edges, lv.ravel(), side="right") - 1,
+                                       minlength=len(interval_counts))[:len(interval_counts)]
+        dev = np.abs(z[rows] - mu[rows])
+        dev_max = max(dev_max, float(dev.max()))
+        dev_count += int((dev > cfg.deviation_threshold).sum())
+        m = mu[rows].astype(np.float64)
+        mu_sum += m.sum(axis=0)
+        mu_sq_sum += (m * m).sum(axis=0)
+    mu_mean = mu_sum / n
+    mu_var = np.clip(mu_sq_sum / n - mu_mean ** 2, 0.0, None)
+    active = np.flatnonzero(mu_var > cfg.active_unit_threshold)
+    r_z, r_mu = radii(z), radii(mu)
+    abs_diff = np.abs(r_z - r_mu)
+    positive = r_mu > 0
+    rel_diff = abs_diff[positive] / r_mu[positive]
+    return VaeStatsResult(
+        n_points=n, dim=d, logvar=Summary(lv_min, lv_max, lv_sum / (n * d)),
+        logvar_intervals=[LogvarInterval(float(lo), float(hi), int(c))
+                          for lo, hi, c in zip(edges[:-1], edges[1:], interval_counts)],
+        max_abs_z_minus_mu=dev_max, deviation_threshold=cfg.deviation_threshold,
+        count_abs_z_minus_mu_above=dev_count,
+        radius_z=_summary(r_z), radius_mu=_summary(r_mu),
+        radius_abs_diff_max=float(abs_diff.max()), radius_abs_diff_mean=float(abs_diff.mean()),
+        radius_rel_diff_max=float(rel_diff.max()) if rel_diff.size else float("nan"),
+        radius_rel_diff_mean=float(rel_diff.mean()) if rel_diff.size else float("nan"),
+        active_unit_threshold=cfg.active_unit_threshold, active_units=int(active.size),
+        active_unit_indices=active.tolist(), mu_variance=mu_var)
+
+
+def _summary(values: np.ndarray) -> Summary:
+    return Summary(float(values.min()), float(values.max()), float(values.mean()))
