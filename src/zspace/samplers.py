@@ -15,7 +15,7 @@ attributes with a trailing underscore and save them as ``state.safetensors``
 ``marginal``       each coordinate from its own empirical distribution (correlations broken)
 ``shell``          uniform direction, radius from the empirical radius distribution
 ``interp[:K]``     a uniform point on the segment between an encoded point and one of its K nearest neighbours (K = 5)
-``flow[:L]``       a RealNVP normalizing flow with L coupling layers on z (L = 8; a second stage, as in Dai and Wipf 2019)
+``flow[:L]``       a RealNVP normalizing flow with L coupling layers on z (L = 6; a second stage, as in Dai and Wipf 2019)
 =================  =============================================================
 """
 
@@ -71,6 +71,11 @@ class Sampler:
     def learned_arrays(self) -> dict[str, np.ndarray]:
         """The learned state: every ndarray attribute whose name ends with ``_``."""
         return {k: v for k, v in vars(self).items() if k.endswith("_") and isinstance(v, np.ndarray)}
+
+    def set_learned(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore what :meth:`learned_arrays` returned (used by :func:`load_sampler`)."""
+        for key, value in arrays.items():
+            setattr(self, key, value)
 
     def _require_fitted(self) -> None:
         if not self.is_fitted:
@@ -376,8 +381,7 @@ def load_sampler(directory: str | Path) -> Sampler:
         missing = sorted(set(learned) - set(arrays))
         if missing:
             raise ZspaceError(f"{state_path}: arrays {', '.join(missing)} are missing; refit with zspace fit-sampler")
-        for key in learned:
-            setattr(sampler, key, arrays[key])
+        sampler.set_learned({key: arrays[key] for key in learned})
     return sampler
 
 

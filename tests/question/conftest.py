@@ -1,0 +1,42 @@
+"""Tiny runs for the question suite: small enough to train in seconds on 2 CPU cores."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from zspace.models import ModelConfig
+from zspace.train import TrainConfig, train
+
+os.environ.setdefault("ZSPACE_PROGRESS", "0")
+
+
+def tiny_configs(kind: str = "ae", **train_overrides):
+    """A (TrainConfig, ModelConfig) pair for a 28x28 shapes model with a few thousand weights."""
+    options = dict(data="shapes", epochs=2, batch_size=64, n_train=512, n_val=64, seed=3, keep_every=1,
+                   device="cpu")
+    options.update(train_overrides)
+    return TrainConfig(**options), ModelConfig(kind=kind, z_dim=4, filters=(8, 16))
+
+
+@pytest.fixture(autouse=True)
+def _private_cache(tmp_path_factory, monkeypatch):
+    """Feature nets are cached in a per-session directory, never in the user's cache."""
+    monkeypatch.setenv("ZSPACE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def ae_run(tmp_path_factory):
+    """A trained tiny AE run directory (2 epochs on 512 shapes)."""
+    out = tmp_path_factory.mktemp("runs") / "ae"
+    train(*tiny_configs("ae"), out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def vae_run(tmp_path_factory):
+    """A trained tiny VAE run directory (2 epochs on 512 shapes)."""
+    out = tmp_path_factory.mktemp("runs") / "vae"
+    train(*tiny_configs("vae"), out)
+    return out
