@@ -82,8 +82,8 @@ def test_interp_points_lie_between_neighbours():
 
 def test_flow_reproduces_mean_and_covariance():
     z, mean, cov = correlated_cloud(n=2000)
-    s = make_sampler("flow:2", 3)
-    s.epochs, s.hidden = 6, 32  # small and quick; the defaults are for real latent clouds
+    s = make_sampler("flow:4", 3)
+    s.epochs, s.hidden = 8, 32  # small and quick; the defaults are for real latent clouds
     s.fit(z)
     out = s.sample(20000, np.random.default_rng(1))
     np.testing.assert_allclose(out.mean(0), mean, atol=0.15)

@@ -1,0 +1,188 @@
+"""Score a sampler of a run: decoded samples against held-out real images, with a floor and a ceiling.
+
+The held-out (test) split is shuffled with the seed and cut in two halves:
+
+* half A is the real reference set (``n_reference`` images);
+* half B gives the **floor**: its reconstructions (a VAE decodes its mu),
+  the best a decoder of this run can do on unseen images, and the
+  **ceiling**: the same images with their pixels shuffled (each image its
+  own permutation), same intensities, no structure.
+
+Every set goes through the same feature net (:mod:`zspace.quality.features`)
+and is compared with half A by the Frechet distance and k-NN precision/recall.
+FD has a positive bias that shrinks with the sample count, so compare rows
+of equal ``n`` (``zspace question`` draws ``n_reference`` samples per sampler).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from zspace import io
+from zspace.batches import iterate_batches, to_tensor
+from zspace.data import load_images
+from zspace.device import select_device
+from zspace.encode import encode_images
+from zspace.errors import require
+from zspace.generate import decode_points
+from zspace.quality.features import FeatureExtractor, FeatureNetConfig, feature_extractor
+from zspace.quality.frechet import frechet_distance_from_stats, gaussian_stats
+from zspace.quality.precision_recall import knn_radii, inside_manifold, realism
+from zspace.run import Run, open_run
+from zspace.samplers import Sampler, saved_name
+
+FLOOR = "reconstruction"
+CEILING = "shuffled pixels"
+
+
+@dataclass
+class QualityRow:
+    """Scores of one set of images against the real reference set.
+
+    Attributes
+    ----------
+    name : str
+        Sampler spec, or ``reconstruction`` (floor) / ``shuffled pixels`` (ceiling).
+    n : int
+        Images in the set.
+    fd : float
+        Frechet distance in the feature space (lower is better; 0 = same Gaussian).
+    precision, recall : float
+        k-NN precision and recall in [0, 1] (higher is better).
+    realism_median : float
+        Median per-image realism (>= 1: inside the real manifold).
+    """
+
+    name: str
+    n: int
+    fd: float
+    precision: float
+    recall: float
+    realism_median: float
+
+
+@dataclass
+class ScoreResult:
+    """A sampler's row beside the floor and the ceiling of its run; JSON via :func:`zspace.io.to_jsonable`."""
+
+    run: str
+    sampler: QualityRow
+    floor: QualityRow
+    ceiling: QualityRow
+    data: str
+    epoch: int
+    n_reference: int
+    k: int
+    seed: int
+    feature_net: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fd_over_floor(self) -> float:
+        return self.sampler.fd / self.floor.fd if self.floor.fd > 0 else float("inf")
+
+    def format(self) -> str:
+        lines = [f"{'set':<18} {'n':>6} {'FD':>9} {'precision':>9} {'recall':>7}"]
+        for row in (self.floor, self.sampler, self.ceiling):
+            lines.append(f"{row.name:<18} {row.n:>6} {row.fd:>9.3f} {row.precision:>9.3f} {row.recall:>7.3f}")
+        lines.append(f"FD / floor = {self.fd_over_floor:.2f}  (feature net: {self.feature_net.get('task')}, "
+                     f"held-out accuracy {self.feature_net.get('test_accuracy', float('nan')):.3f})")
+        return "\n".join(lines)
+
+
+class Scorer:
+    """Everything a run's scores share: model, feature net, real reference features, floor and ceiling.
+
+    Build once, then call :meth:`score_points` or :meth:`score_sampler` per sampler.
+    """
+
+    def __init__(self, run: Run | str | Path, data: str | None = None, *, n_reference: int = 5000, k: int = 3,
+                 seed: int = 0, epoch: int | None = None, device: str = "auto",
+                 feature_config: FeatureNetConfig | None = None) -> None:
+        self.run = run if isinstance(run, Run) else open_run(run)
+        cfg = self.run.config["train"]
+        self.data = data or cfg["data"]
+        self.epoch = self.run.latest_epoch() if epoch is None else epoch
+        self.k, self.seed = k, seed
+        self.device = select_device(device)
+        self.model = self.run.load_model(self.epoch, device=self.device)
+        test = load_images(self.data, "test", image_size=cfg.get("image_size"), seed=cfg["seed"])
+        require(tuple(test.image_shape) == tuple(self.model.config.input_shape),
+                f"--data {self.data!r}: images are {test.image_shape} but the run was trained on "
+                f"{tuple(self.model.config.input_shape)}; use the run's data")
+        require(len(test) >= 2 * (k + 1), f"--data {self.data!r}: the test split has only {len(test)} images")
+        order = np.random.default_rng(seed).permutation(len(test))
+        half = min(n_reference, len(test) // 2)
+        self.n_reference = half
+        real_images = test.images[np.sort(order[:half])]
+        held_images = test.images[np.sort(order[half:2 * half])]
+        self.features: FeatureExtractor = feature_extractor(
+            feature_config or FeatureNetConfig(data=self.data, image_size=cfg.get("image_size")))
+        self.real = self.features(real_images)
+        self.real_stats = gaussian_stats(self.real)
+        self.real_radii = knn_radii(self.real, k)
+        self.floor = self.score_images(self._reconstruct(held_images), FLOOR)
+        rng = np.random.default_rng(seed + 1)
+        flat = held_images.reshape(len(held_images), -1, held_images.shape[-1])
+        shuffled = np.stack([img[rng.permutation(len(img))] for img in flat]).reshape(held_images.shape)
+        self.ceiling = self.score_images(shuffled, CEILING)
+
+    @torch.no_grad()
+    def _reconstruct(self, images: np.ndarray) -> np.ndarray:
+        codes = encode_images(self.model, images, device=self.device, seed=self.seed, desc="reconstructing")
+        return decode_points(self.model, codes["mu"] if "mu" in codes else codes["z"])
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Images (N, H, W, C) float32 in [0, 1] of latent points z (N, z_dim)."""
+        return decode_points(self.model, np.asarray(z, dtype=np.float32))
+
+    def realism(self, images: np.ndarray) -> np.ndarray:
+        """(N,) per-image realism against the real reference set (>= 1 inside its manifold)."""
+        return realism(self.features(images), self.real, self.real_radii)
+
+    def score_images(self, images: np.ndarray, name: str) -> QualityRow:
+        """FD, precision, recall and median realism of ``images`` (N, H, W, C) against the real set."""
+        feats = self.features(images)
+        fd = frechet_distance_from_stats(*gaussian_stats(feats), *self.real_stats)
+        precision = inside_manifold(feats, self.real, self.real_radii).mean()
+        recall = inside_manifold(self.real, feats, knn_radii(feats, self.k)).mean()
+        realism_median = float(np.median(realism(feats, self.real, self.real_radii)))
+        return QualityRow(name=name, n=len(images), fd=fd, precision=float(precision), recall=float(recall),
+                          realism_median=realism_median)
+
+    def score_points(self, z: np.ndarray, name: str) -> QualityRow:
+        """Decode latent points and score the images."""
+        return self.score_images(self.decode(z), name)
+
+    def score_sampler(self, sampler: Sampler, name: str, n: int) -> tuple[QualityRow, np.ndarray]:
+        """Draw ``n`` points (seeded), decode, score; returns the row and the points."""
+        z = sampler.sample(n, np.random.default_rng(self.seed))
+        return self.score_points(z, name), z
+
+    def result(self, row: QualityRow) -> ScoreResult:
+        return ScoreResult(run=str(self.run.root), sampler=row, floor=self.floor, ceiling=self.ceiling,
+                           data=self.data, epoch=int(self.epoch), n_reference=self.n_reference, k=self.k,
+                           seed=self.seed, feature_net=self.features.info())
+
+
+def score(run: Run | str | Path, sampler: str = "normal", n: int = 10000, data: str | None = None, *,
+          seed: int = 0, epoch: int | None = None, k: int = 3, n_reference: int = 5000, device: str = "auto",
+          save: bool = True) -> ScoreResult:
+    """Score ``sampler`` of a run (fitted ones are fitted and saved first) and store ``RUN_DIR/scores/<name>.json``."""
+    from zspace.latents import fitted_sampler
+
+    require(n > k, f"--n {n} must be larger than k={k}")
+    scorer = Scorer(run, data, n_reference=n_reference, k=k, seed=seed, epoch=epoch, device=device)
+    chosen = fitted_sampler(scorer.run, sampler, epoch=scorer.epoch, seed=seed, device=device)
+    row, _ = scorer.score_sampler(chosen, sampler, n)
+    result = scorer.result(row)
+    if save:
+        io.write_json(scorer.run.root / "scores" / f"{saved_name(sampler)}.json", result)
+    return result
+
+
+__all__ = ["QualityRow", "ScoreResult", "Scorer", "score", "FLOOR", "CEILING"]
