@@ -186,7 +186,7 @@ def _scatter(ax, points: np.ndarray, labels: np.ndarray | None) -> None:
             sel = labels == v
             ax.scatter(points[sel, 0], points[sel, 1], s=size, lw=0, color=f"C{i % 10}" if len(values) <= 10
                        else None, rasterized=True, label=str(v))
-        ax.legend(markerscale=6 / max(size, 0.5), fontsize=7, loc="best")
+        ax.legend(markerscale=6 / max(size, 0.5), fontsize=7, loc="upper right")
     else:
         art = ax.scatter(points[:, 0], points[:, 1], c=labels, s=size, lw=0, cmap="viridis", rasterized=True)
         ax.figure.colorbar(art, ax=ax, label="label")

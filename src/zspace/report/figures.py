@@ -26,13 +26,16 @@ def _as_dict(fig: go.Figure) -> dict[str, Any]:
 
 
 def loss_curves(metrics: list[dict[str, Any]], title: str = "losses") -> dict[str, Any]:
-    """Train and validation total/reco/kl per epoch; divergence events as dashed red lines."""
+    """Train and validation total/reco/kl per epoch (KL on the right axis; left out when it is 0 throughout,
+    as for an AE); divergence events as dashed red lines."""
     epochs = [r for r in metrics if "event" not in r and "epoch" in r]
     fig = go.Figure()
     x = [r["epoch"] for r in epochs]
     for split, dash in (("train", "solid"), ("val", "dot")):
         for term in ("total", "reco", "kl"):
             y = [r[split][term] for r in epochs]
+            if term == "kl" and not any(y):
+                continue  # an AE has no KL term
             fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=f"{split} {term}",
                                      line=dict(dash=dash), yaxis="y2" if term == "kl" else "y"))
     title = esc(title)

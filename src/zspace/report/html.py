@@ -67,7 +67,7 @@ class Page:
     def __init__(self, title: str) -> None:
         self.title = title
         self.body: list[str] = []
-        self._plots: list[tuple[str, Any]] = []
+        self._plots: list[tuple[str, Any, bool]] = []
 
     def add(self, fragment: str) -> None:
         """Append trusted HTML (built with :func:`esc`/:func:`table`, never raw user text)."""
@@ -83,22 +83,22 @@ class Page:
     def plot(self, figure: dict[str, Any], height: int = 420) -> str:
         """Register a plotly figure (a dict with data/layout); return its placeholder div."""
         div_id = f"plot{len(self._plots)}"
-        self._plots.append((div_id, figure))
+        webgl = any(str(trace.get("type", "")).endswith("gl") for trace in figure.get("data", []))
+        self._plots.append((div_id, figure, webgl))
         return f'<div class="plot" id="{div_id}" style="height:{int(height)}px"></div>'
 
     def render(self) -> str:
         """The complete HTML document.
 
-        When every plot has been drawn, ``<body data-zspace-status>`` holds
-        ``{"plots": n, "drawn": m, "errors": [...]}`` (script errors caught on
-        the page): what the browser test reads.
+        Once the plots in view are drawn, ``<body data-zspace-status>`` holds
+        ``{"plots": n, "drawn": m, "errors": [...]}`` (m counts plots drawn so
+        far; WebGL plots are drawn as they scroll into view; errors are script
+        errors caught on the page): what the browser test reads.
         """
         from plotly.offline import get_plotlyjs
 
-        plot_calls = "\n".join(
-            f"drawn.push(Plotly.newPlot({json.dumps(div)}, fig{i}.data, fig{i}.layout, {{responsive: true}}));"
-            for i, (div, _) in enumerate(self._plots))
-        figures = "\n".join(f"const fig{i} = {script_json(fig)};" for i, (_, fig) in enumerate(self._plots))
+        figures = ",\n".join(f"[{json.dumps(div)}, {script_json(fig)}, {str(gl).lower()}]"
+                              for div, fig, gl in self._plots)
         plotly_js = f"<script>{get_plotlyjs()}</script>" if self._plots else ""
         return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -114,19 +114,51 @@ window.addEventListener("error", e => window.zspaceErrors.push(String(e.message)
 <h1>{esc(self.title)}</h1>
 {"".join(self.body)}
 <script>
+const figures = [
 {figures}
-const drawn = [];
-{plot_calls}
-Promise.all(drawn).catch(e => window.zspaceErrors.push(String(e))).finally(() => {{
-  const plots = document.querySelectorAll("div.plot");
-  const done = [...plots].filter(d => d.querySelector(".main-svg")).length;
-  document.body.setAttribute("data-zspace-status",
-    JSON.stringify({{plots: plots.length, drawn: done, errors: window.zspaceErrors}}));
-}});
+];
+{_DRAW_JS}
 </script>
 </body></html>
 """
 
+
+# Browsers allow ~16 live WebGL contexts per page and plotly needs one or more
+# per WebGL plot, so WebGL scatters are drawn when they scroll into view and
+# purged (context released) when more than MAX_GL are alive and they are out
+# of view. Other plots are drawn at once.
+_DRAW_JS = """
+const MAX_GL = 6;
+const liveGl = [];
+function status() {
+  const plots = document.querySelectorAll("div.plot");
+  const drawn = [...plots].filter(d => d.querySelector(".main-svg")).length;
+  document.body.setAttribute("data-zspace-status",
+    JSON.stringify({plots: plots.length, drawn: drawn, errors: window.zspaceErrors}));
+}
+function draw(entry) {
+  const [id, fig] = entry;
+  return Plotly.newPlot(id, fig.data, fig.layout, {responsive: true}).catch(e => window.zspaceErrors.push(String(e)));
+}
+const eager = figures.filter(f => !f[2]).map(draw);
+const byId = Object.fromEntries(figures.map(f => [f[0], f]));
+const observer = new IntersectionObserver(entries => {
+  for (const e of entries) {
+    const id = e.target.id;
+    if (!e.isIntersecting || liveGl.includes(id)) continue;
+    liveGl.push(id);
+    while (liveGl.length > MAX_GL) {
+      const old = document.getElementById(liveGl.shift());
+      const box = old.getBoundingClientRect();
+      if (box.bottom > -200 && box.top < window.innerHeight + 200) { liveGl.push(old.id); break; }
+      Plotly.purge(old);
+    }
+    draw(byId[id]).then(status);
+  }
+}, {rootMargin: "200px"});
+figures.filter(f => f[2]).forEach(f => observer.observe(document.getElementById(f[0])));
+Promise.all(eager).finally(status);
+"""
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:1.5em auto;max-width:1500px;color:#222;padding:0 1em}

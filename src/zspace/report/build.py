@@ -1,0 +1,209 @@
+"""Assemble one self-contained HTML report from prepared runs (see :mod:`zspace.report.assets`).
+
+Sections: a side-by-side comparison when there are several runs (SPEC 4.10:
+losses, radius and inertia curves, t-SNE, variational statistics, generated
+images in aligned columns), then one section per run: configuration,
+parameter counts, loss curves, reconstructions, generated grids, and every
+analysis of the battery with its numbers in tables beside its figures, the
+t-SNE maps and plane views as interactive WebGL scatters.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from zspace import io
+from zspace.models import build_model, summarize
+from zspace.report import figures
+from zspace.report.assets import RunAssets, grid_name, load_assets
+from zspace.report.html import Page, dict_table, esc, png, table
+
+#: lists longer than this are summarised in tables (count, first, last, min, max)
+_LONG_LIST = 12
+
+
+def _run_name(assets: RunAssets) -> str:
+    return assets.run.root.name or str(assets.run.root)
+
+
+def _anchor(i: int) -> str:
+    return f"run{i}"
+
+
+def _card(title: str, body: str) -> str:
+    return f'<div class="card"><h3>{esc(title)}</h3>{body}</div>'
+
+
+def _image(path: Path, alt: str) -> str:
+    return png(path.read_bytes(), alt) if path.exists() else f'<p class="note">{esc(path.name)} missing</p>'
+
+
+def _summarise_list(values: list) -> str:
+    nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    if len(nums) == len(values) and nums:
+        return f"{len(values)} values, min {min(nums):.4g}, max {max(nums):.4g}"
+    return f"{len(values)} items"
+
+
+def _json_block(data: dict[str, Any]) -> str:
+    """Render an analysis's JSON: scalars in a key/value table, lists of records as tables, nested dicts recursively."""
+    scalars: dict[str, Any] = {}
+    blocks: list[str] = []
+    for key, value in data.items():
+        if isinstance(value, dict):
+            blocks.append(f"<h4>{esc(key)}</h4>{_json_block(value)}")
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            header = list(dict.fromkeys(k for v in value for k in v))
+            rows = [[_cell(v.get(h)) for h in header] for v in value]
+            blocks.append(f"<h4>{esc(key)}</h4>{table(rows, header)}")
+        elif isinstance(value, list) and len(value) > _LONG_LIST:
+            scalars[key] = _summarise_list(value)
+        else:
+            scalars[key] = value
+    return (dict_table(scalars) if scalars else "") + "".join(blocks)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, list):
+        return _summarise_list(value) if len(value) > _LONG_LIST else ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items())
+    return value
+
+
+def _radius_series(assets: RunAssets) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    radius = assets.analysis["analyses"].get("radius")
+    if not radius:
+        return None
+    hist = radius["histograms"][0]
+    edges = np.asarray(hist["bin_edges"], dtype=float)
+    n = max(radius["n_points"], 1)
+    width = np.diff(edges)
+    centres = (edges[:-1] + edges[1:]) / 2
+    return centres, np.asarray(hist["counts"]) / n / width, np.asarray(hist["chi_expected_counts"]) / n / width
+
+
+def _scatter_figure(page: Page, assets: RunAssets, key: str, title: str) -> str:
+    points = assets.scatters[key]
+    index = assets.scatters[f"{key}.index"]
+    store = assets.store
+    labels = store.labels[index] if store.labels is not None else None
+    factors = store.factors[index] if store.factors is not None else None
+    fig = figures.scatter(points, title, labels=labels, class_names=store.meta.get("class_names"),
+                          index=store.index[index], factors=factors, factor_names=store.factor_names)
+    return page.plot(fig, height=520)
+
+
+def _tsne_keys(assets: RunAssets) -> list[str]:
+    return [k for k in assets.scatters if k.startswith("tsne_") and not k.endswith(".index")]
+
+
+def _comparison(page: Page, runs: list[RunAssets], samplers: Sequence[str]) -> None:
+    page.heading("AE vs VAE side by side", anchor="compare")
+    names = [_run_name(a) for a in runs]
+    cols = []
+    for a in runs:
+        cols.append(_card(_run_name(a), page.plot(figures.loss_curves(a.run.metrics(), f"{_run_name(a)}: losses"), 360)))
+    page.add('<h3>Losses</h3><div class="cols">' + "".join(cols) + "</div>")
+
+    radius = {n: s for n, s in ((n, _radius_series(a)) for n, a in zip(names, runs)) if s is not None}
+    series = {n: (s[0], s[1]) for n, s in radius.items()}
+    for n, s in radius.items():
+        series[f"chi_d expectation ({n})"] = (s[0], s[2])
+    inertia = {}
+    for n, a in zip(names, runs):
+        res = a.analysis["analyses"].get("inertia")
+        if res:
+            inertia[n] = (res["k_values"], np.asarray(res["inertia"]) / max(res["n_points"], 1))
+    page.add('<h3>Radius and inertia curves</h3><div class="cols">'
+             + _card("number density vs radius R", page.plot(figures.curves(series, "density of R", "R (z units)",
+                                                                          "points per unit R (normalised)"), 380))
+             + _card("k-means inertia per point", page.plot(figures.curves(inertia, "inertia / N", "k",
+                                                                         "mean squared distance (z units^2)"), 380))
+             + "</div>")
+
+    cols = []
+    for a in runs:
+        keys = _tsne_keys(a)
+        body = _scatter_figure(page, a, keys[0], f"{_run_name(a)}: {keys[0]}") if keys else "<p>no t-SNE</p>"
+        cols.append(_card(_run_name(a), body))
+    page.add('<h3>t-SNE</h3><div class="cols">' + "".join(cols) + "</div>")
+
+    stats_rows = []
+    keys = ("logvar.min", "logvar.max", "logvar.mean", "max_abs_z_minus_mu", "count_abs_z_minus_mu_above",
+            "radius_rel_diff_max", "radius_rel_diff_mean", "active_units")
+    for key in keys:
+        row = [key]
+        for a in runs:
+            vae = a.analysis["analyses"].get("vae")
+            value = vae
+            for part in key.split("."):
+                value = value.get(part) if isinstance(value, dict) else None
+            row.append("n/a (AE)" if vae is None else value)
+        stats_rows.append(row)
+    page.add("<h3>Variational statistics</h3>" + table(stats_rows, ["statistic", *names]))
+
+    cols = []
+    for a in runs:
+        grids = "".join(f"<p>{esc(s)}</p>" + _image(a.run.root / grid_name(s), f"{_run_name(a)} {s}") for s in samplers)
+        cols.append(_card(_run_name(a), grids))
+    page.add('<h3>Generated from random points</h3><div class="cols">' + "".join(cols) + "</div>")
+
+
+def _run_section(page: Page, i: int, assets: RunAssets, samplers: Sequence[str]) -> None:
+    run = assets.run
+    name = _run_name(assets)
+    page.heading(f"Run {name}", anchor=_anchor(i))
+    page.paragraph(str(run.root))
+    summary = summarize(build_model(run.model_config))
+    layer_rows = [(r.name, r.kind, "x".join(map(str, r.output_shape)), r.params)
+                  for part in summary.rows.values() for r in part]
+    page.add('<div class="cols">'
+             + _card("configuration", "<h4>model</h4>" + dict_table(run.config["model"])
+                     + "<h4>training</h4>" + dict_table(run.config["train"])
+                     + "<h4>data</h4>" + dict_table(run.config.get("data", {})))
+             + _card("parameters", dict_table(summary.to_dict()) + "<details><summary>layers</summary>"
+                     + table(layer_rows, ["layer", "type", "output", "params"]) + "</details>")
+             + _card("losses", page.plot(figures.loss_curves(run.metrics(), f"{name}: losses"), 380))
+             + "</div>")
+    grids = "".join(f"<p>{esc(s)}</p>" + _image(run.root / grid_name(s), s) for s in samplers)
+    page.add('<div class="cols">'
+             + _card("reconstructions (top: unseen test image, below: reconstruction)",
+                     _image(run.root / "reconstruction.png", "reconstructions"))
+             + _card("generated from random points", grids) + "</div>")
+
+    analysis = assets.analysis
+    page.heading("Latent-space analyses", level=3)
+    page.add(f'<p class="note">input: {esc(analysis["input"])}; skipped: {esc(analysis.get("skipped") or "none")}</p>')
+    for key, result in analysis["analyses"].items():
+        pictures = "".join(_image(run.root / "analysis" / f, f) for f in analysis.get("figures", {}).get(key, []))
+        interactive = ""
+        if key in ("tsne", "pca"):
+            prefix = "tsne_pca" if key == "pca" else "tsne_ee"
+            interactive = "".join(_scatter_figure(page, assets, k, f"{name}: {k}")
+                                  for k in _tsne_keys(assets) if k.startswith(prefix))
+        elif key in ("planes", "scatter2d"):
+            prefix = "plane_" if key == "planes" else "latent_2d"
+            interactive = "".join(_scatter_figure(page, assets, k, f"{name}: {k}") for k in assets.scatters
+                                  if k.startswith(prefix) and not k.endswith(".index"))
+        page.add(f'<h4>{esc(key)}</h4><div class="cols"><div class="card">{_json_block(result)}</div>'
+                 f'<div class="card">{pictures}{interactive}</div></div>')
+
+
+def build_report(run_dirs: Sequence[str | Path], out: str | Path, samplers: Sequence[str],
+                 title: str = "zspace report") -> Path:
+    """Write the report for runs already prepared with :func:`zspace.report.assets.prepare_run`."""
+    from zspace.run import open_run
+
+    runs = [load_assets(open_run(d)) for d in run_dirs]
+    page = Page(title)
+    links = " · ".join(f'<a href="#{_anchor(i)}">{esc(_run_name(a))}</a>' for i, a in enumerate(runs))
+    page.add(f"<p>runs: {links}" + (' · <a href="#compare">side by side</a>' if len(runs) > 1 else "") + "</p>")
+    if len(runs) > 1:
+        _comparison(page, runs, samplers)
+    for i, assets in enumerate(runs):
+        _run_section(page, i, assets, samplers)
+    return io.write_text(out, page.render())
