@@ -36,7 +36,7 @@ class AxisDensityConfig:
     max_bins : int, default 4000
         Cap on the number of bins; beyond it the range is clipped to the
         0.01 %..99.99 % quantiles and the rest is counted as under/overflow.
-    axes_per_pass : int, default 32
+    axes_per_pass : int, default 16
         Columns handled per pass (bounds the temporary memory).
     """
 
@@ -44,7 +44,7 @@ class AxisDensityConfig:
     centre_threshold: float = 1.0
     width_threshold: float = 2.0
     max_bins: int = 4000
-    axes_per_pass: int = 32
+    axes_per_pass: int = 16
 
 
 @dataclasses.dataclass

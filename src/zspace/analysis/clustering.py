@@ -178,8 +178,7 @@ def lloyd_pass(x: torch.Tensor, centres: list[torch.Tensor], chunk_rows: int = 4
     stacked = torch.cat(centres)
     c_sq = (stacked * stacked).sum(dim=1)
     # ||x - c||^2 = ||x||^2 + (||c||^2 - 2 x.c); the sum of ||x||^2 is one constant for every set
-    x_sq_total = float((x * x).sum(dim=1, dtype=torch.float64).sum())
-    totals = np.full(len(ks), x_sq_total)
+    totals = np.full(len(ks), squared_norm_total(x, chunk_rows))
     d = stacked.shape[1]
     sums = [torch.zeros((k, d), dtype=torch.float64) for k in ks]
     counts = [torch.zeros(k, dtype=torch.float64) for k in ks]
@@ -202,6 +201,12 @@ def lloyd_pass(x: torch.Tensor, centres: list[torch.Tensor], chunk_rows: int = 4
         new[filled] = (s[filled] / cnt[filled].unsqueeze(1)).float()
         updated.append(new)
     return totals.tolist(), updated
+
+
+def squared_norm_total(x: torch.Tensor, chunk_rows: int = 4096) -> float:
+    """Sum of ||x_i||^2 over all rows, in float64, chunk by chunk (no N x d temporary)."""
+    return sum(float(torch.linalg.vector_norm(x[s:s + chunk_rows], dtype=torch.float64) ** 2)
+               for s in range(0, x.shape[0], chunk_rows))
 
 
 @contextlib.contextmanager

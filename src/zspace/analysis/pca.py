@@ -25,12 +25,19 @@ class PcaConfig:
     ----------
     tsne_components : tuple of int, default (2, 4, 10)
         t-SNE maps of the leading m components (SPEC 4.5); m >= d is skipped.
-        The t-SNE uses the sample size, seed and first variant of the t-SNE config.
+        The maps use the seed, first variant and other settings of the t-SNE config.
+    tsne_sample_size : int, default 5000
+        Points in these maps (seeded subsample). A quarter of the t-SNE default:
+        maps of 2 to 10 input dimensions cost more per point than maps of z
+        (measured 59 s per 10k-point map against 77 s per 20k-point map), and
+        three of them at 10k took the battery past 5 minutes at 170k x 256 on
+        2 shared cores (benchmarks/RESULTS.md); raise it freely.
     variance_levels : tuple of float, default (0.9, 0.95, 0.99)
         Report how many components reach each share of the total variance.
     """
 
     tsne_components: tuple[int, ...] = (2, 4, 10)
+    tsne_sample_size: int = 5000
     variance_levels: tuple[float, ...] = (0.9, 0.95, 0.99)
 
 
@@ -139,7 +146,7 @@ def pca_analysis(z: np.ndarray, config: PcaConfig | None = None, tsne_config: Ts
     PcaResult
     """
     cfg = config or PcaConfig()
-    tcfg = tsne_config or TsneConfig()
+    tcfg = dataclasses.replace(tsne_config or TsneConfig(), sample_size=cfg.tsne_sample_size)
     result = fit_pca(z, cfg.variance_levels)
     wanted = [m for m in cfg.tsne_components if 1 <= m < z.shape[1]]
     index = seeded_subsample(z.shape[0], tcfg.sample_size, tcfg.seed)
