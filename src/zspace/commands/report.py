@@ -21,6 +21,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="points per interactive plane scatter (default: %(default)s)")
     p.add_argument("--samplers", default=",".join(default_of(ReportConfig, "samplers")),
                    help="samplers of the generated grids (default: %(default)s)")
+    p.add_argument("--names", default=None, help="comma-separated labels of the runs (default: directory names)")
     p.add_argument("--seed", type=int, default=0)
     add_device(p)
     return p
@@ -32,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
                           seed=args.seed, device=args.device)
     for run_dir in args.run_dirs:
         prepare_run(run_dir, config)
-    path = build_report(args.run_dirs, args.out, samplers)
+    names = args.names.split(",") if args.names else None
+    path = build_report(args.run_dirs, args.out, samplers, names=names)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0

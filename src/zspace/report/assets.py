@@ -26,6 +26,7 @@ from zspace import io
 from zspace.analysis import BatteryConfig, from_arrays, run_battery
 from zspace.analysis.base import seeded_subsample
 from zspace.encode import encode
+from zspace.errors import ZspaceError
 from zspace.generate import generate, reconstruct
 from zspace.log import get_logger
 from zspace.plots.grids import save_grid, save_reconstruction_grid
@@ -55,6 +56,10 @@ class ReportConfig:
         Points per interactive plane scatter (seeded subsample; up to 165,000 work).
     seed : int
     device : str
+    only : tuple of str or None
+        Analyses to run (default: all that apply).
+    battery_config : BatteryConfig or None
+        Full control of the analyses (then ``tsne_n`` and ``seed`` are not applied to them).
     """
 
     samplers: tuple[str, ...] = ("normal", "uniform:2", "uniform:10")
@@ -65,10 +70,14 @@ class ReportConfig:
     seed: int = 0
     device: str = "auto"
     only: tuple[str, ...] | None = None
+    battery_config: BatteryConfig | None = None
 
     def battery(self) -> BatteryConfig:
+        if self.battery_config is not None:
+            return self.battery_config
         cfg = BatteryConfig(seed=self.seed)
-        return dataclasses.replace(cfg, tsne=dataclasses.replace(cfg.tsne, sample_size=self.tsne_n))
+        return dataclasses.replace(cfg, tsne=dataclasses.replace(cfg.tsne, sample_size=self.tsne_n),
+                                   pca=dataclasses.replace(cfg.pca, tsne_sample_size=self.tsne_n))
 
 
 def grid_name(sampler: str) -> str:
@@ -136,15 +145,18 @@ class RunAssets:
     """What the report reads back for one run."""
 
     run: Run
+    name: str
     store: ZStore
     analysis: dict[str, Any]
     scatters: dict[str, np.ndarray]
 
 
-def load_assets(run: Run) -> RunAssets:
-    """Read the files :func:`prepare_run` wrote."""
+def load_assets(run: Run, name: str | None = None) -> RunAssets:
+    """Read the files :func:`prepare_run` wrote; ``name`` labels the run (default: its directory name)."""
     analysis_dir = run.root / "analysis"
+    if not _analysis_done(analysis_dir):
+        raise ZspaceError(f"run {run.root} has no finished analysis; prepare it first (zspace report {run.root} does)")
     with np.load(analysis_dir / SCATTER_FILE, allow_pickle=False) as f:
         scatters = {k: f[k] for k in f.files}
-    return RunAssets(run=run, store=load_zstore(run.root / "z_test.npz"),
+    return RunAssets(run=run, name=name or run.root.name or str(run.root), store=load_zstore(run.root / "z_test.npz"),
                      analysis=json.loads((analysis_dir / "analysis.json").read_text()), scatters=scatters)

@@ -26,7 +26,7 @@ _LONG_LIST = 12
 
 
 def _run_name(assets: RunAssets) -> str:
-    return assets.run.root.name or str(assets.run.root)
+    return assets.name
 
 
 def _anchor(i: int) -> str:
@@ -194,11 +194,17 @@ def _run_section(page: Page, i: int, assets: RunAssets, samplers: Sequence[str])
 
 
 def build_report(run_dirs: Sequence[str | Path], out: str | Path, samplers: Sequence[str],
-                 title: str = "zspace report") -> Path:
-    """Write the report for runs already prepared with :func:`zspace.report.assets.prepare_run`."""
+                 title: str = "zspace report", names: Sequence[str] | None = None) -> Path:
+    """Write the report for runs already prepared with :func:`zspace.report.assets.prepare_run`.
+
+    ``names`` label the runs (default: their directory names).
+    """
+    from zspace.errors import require
     from zspace.run import open_run
 
-    runs = [load_assets(open_run(d)) for d in run_dirs]
+    require(names is None or len(names) == len(run_dirs),
+            f"--names gives {len(names or [])} names for {len(run_dirs)} runs; give one name per RUN_DIR")
+    runs = [load_assets(open_run(d), name) for d, name in zip(run_dirs, names or [None] * len(run_dirs))]
     page = Page(title)
     links = " · ".join(f'<a href="#{_anchor(i)}">{esc(_run_name(a))}</a>' for i, a in enumerate(runs))
     page.add(f"<p>runs: {links}" + (' · <a href="#compare">side by side</a>' if len(runs) > 1 else "") + "</p>")

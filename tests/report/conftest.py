@@ -1,0 +1,44 @@
+"""Two tiny prepared runs (AE and VAE) shared by the report tests."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import pytest
+
+from zspace.analysis import BatteryConfig, TsneVariant
+from zspace.models import ModelConfig
+from zspace.report import ReportConfig, prepare_run
+from zspace.train import TrainConfig, train
+
+os.environ.setdefault("ZSPACE_PROGRESS", "0")
+
+
+def fast_report_config() -> ReportConfig:
+    """Small t-SNE (one short variant on 300 points) so the suite stays fast; everything else as in a real report."""
+    battery = BatteryConfig(figure_dpi=60)
+    battery = dataclasses.replace(
+        battery, tsne=dataclasses.replace(battery.tsne, sample_size=300, variants=(TsneVariant(12.0, 30.0, 250),)),
+        pca=dataclasses.replace(battery.pca, tsne_sample_size=300))
+    return ReportConfig(samplers=("normal", "uniform:2"), n_generated=12, n_reconstructed=8, device="cpu",
+                        battery_config=battery)
+
+
+@pytest.fixture(name="fast_report_config")
+def fast_report_config_fixture():
+    return fast_report_config()
+
+
+@pytest.fixture(scope="session")
+def prepared_runs(tmp_path_factory):
+    """[ae_dir, vae_dir], trained one epoch on shapes and prepared for the report."""
+    root = tmp_path_factory.mktemp("report_runs")
+    dirs = []
+    for kind, fact in (("ae", 0.0), ("vae", 1.0)):
+        out = root / kind
+        train(TrainConfig(data="shapes,test=600", epochs=1, n_train=256, batch_size=64, fact=fact, device="cpu"),
+              ModelConfig(kind=kind, z_dim=4, filters=(8, 16)), out)
+        prepare_run(out, fast_report_config())
+        dirs.append(out)
+    return dirs

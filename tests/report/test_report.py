@@ -1,0 +1,127 @@
+"""The HTML report: self-contained, escaped, built from the run's own numbers, drawn by a real browser."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from zspace.report import build_report, prepare_run
+from zspace.report.figures import scatter
+from zspace.report.html import Page, script_json
+from zspace.zstore import load_zstore
+
+HOSTILE = "<script>alert(1)</script>"
+
+
+@pytest.fixture(scope="module")
+def report(prepared_runs, tmp_path_factory):
+    out = tmp_path_factory.mktemp("report") / "report.html"
+    build_report(prepared_runs, out, ("normal", "uniform:2"), names=[HOSTILE, "vae & co"])
+    return out
+
+
+def test_report_is_self_contained(report):
+    text = report.read_text()
+    assert not re.search(r"<(script|img|link|iframe)[^>]+(src|href)=\"?https?:", text)
+    assert "<link" not in text
+    assert len(re.findall(r"<script[^>]*\bsrc=", text)) == 0  # plotly.js inline, not fetched
+    assert text.count("Plotly.newPlot") == 1 and "plotly.js v" in text  # one library copy, one draw function
+
+
+def test_user_strings_are_escaped(report):
+    text = report.read_text()
+    assert HOSTILE not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert "vae &amp; co" in text
+
+
+def test_script_json_cannot_close_the_script_element():
+    fig = scatter(np.zeros((3, 2)), HOSTILE, labels=np.array([0, 1, 1]), class_names=["</script>", "ok"])
+    encoded = script_json(fig)
+    assert "</script>" not in encoded and "<" not in encoded
+    assert json.loads(encoded)["data"][0]["name"] == "&lt;/script&gt;"
+    page = Page(HOSTILE)
+    page.add(page.plot(fig))
+    assert page.render().count("<script>alert") == 0
+
+
+def test_report_shows_the_runs_numbers(report, prepared_runs):
+    text = report.read_text()
+    analysis = json.loads((prepared_runs[1] / "analysis" / "analysis.json").read_text())
+    store = load_zstore(prepared_runs[1] / "z_test.npz")
+    radius_mean = float(np.linalg.norm(store.z, axis=1).mean())
+    assert analysis["analyses"]["radius"]["mean"] == pytest.approx(radius_mean, rel=1e-5)
+    assert f"{analysis['analyses']['radius']['mean']:.4g}" in text
+    assert "AE vs VAE side by side" in text and text.count("data:image/png;base64,") >= 8
+
+
+def test_scatter_points_are_the_projections_of_z(prepared_runs):
+    with np.load(prepared_runs[0] / "analysis" / "scatter.npz", allow_pickle=False) as f:
+        scatters = {k: f[k] for k in f.files}
+    z = load_zstore(prepared_runs[0] / "z_test.npz").z
+    axis_keys = [k for k in scatters if k.startswith("plane_axes_") and not k.endswith(".index")]
+    assert axis_keys, sorted(scatters)
+    for key in axis_keys:
+        a, b = (int(x) for x in key.split("_")[-2:])
+        np.testing.assert_array_equal(scatters[key], z[scatters[f"{key}.index"]][:, [a, b]])
+    tsne = [k for k in scatters if k.startswith("tsne_") and not k.endswith(".index")]
+    assert scatters["tsne_ee12_perp30"].shape == (300, 2)
+    assert all(scatters[k].shape == (len(scatters[f"{k}.index"]), 2) for k in tsne)
+
+
+def test_prepare_run_reuses_finished_stages(prepared_runs, fast_report_config):
+    stamps = {p: p.stat().st_mtime_ns for p in prepared_runs[0].rglob("*") if p.is_file()}
+    prepare_run(prepared_runs[0], fast_report_config)
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
+def _browser() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+def _chromium(browser: str, *args: str) -> subprocess.CompletedProcess:
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--host-resolver-rules=MAP * ~NOTFOUND",  # the network is off for the page
+             f"--user-data-dir={tempfile.mkdtemp()}", "--virtual-time-budget=30000", "--window-size=1400,2400"]
+    return subprocess.run([browser, *flags, *args], capture_output=True, text=True, timeout=240)
+
+
+@pytest.mark.skipif(_browser() is None, reason="no chromium on this machine (make test installs it on CI; "
+                                                 "ZSPACE_INSTALL_BROWSER=1 as root installs it elsewhere)")
+def test_report_loads_and_draws_in_a_real_browser(report, tmp_path):
+    browser = _browser()
+    dom = _chromium(browser, "--dump-dom", report.as_uri()).stdout
+    match = re.search(r'data-zspace-status="([^"]*)"', dom)
+    assert match, "the page's scripts did not finish"
+    status = json.loads(match.group(1).replace("&quot;", '"'))
+    assert status["errors"] == []
+    assert status["plots"] >= 10 and status["drawn"] >= 5  # WebGL plots below the fold are drawn on scroll
+    shot = tmp_path / "shot.png"
+    _chromium(browser, f"--screenshot={shot}", report.as_uri())
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float32)
+    assert pixels.std() > 20  # not a blank page
+    coloured = np.asarray(Image.open(shot).convert("RGB"), dtype=np.int16)
+    saturation = coloured.max(axis=2) - coloured.min(axis=2)
+    assert (saturation > 60).mean() > 0.002  # coloured curves and points were drawn
+
+
+def test_report_command_end_to_end(prepared_runs, tmp_path, capsys):
+    from zspace.cli import main
+
+    out = tmp_path / "r.html"
+    assert main(["report", str(prepared_runs[0]), "--out", str(out), "--samplers", "normal,uniform:2"]) == 0
+    assert out.stat().st_size > 4_000_000  # plotly.js is inside
+    assert "wrote" in capsys.readouterr().out
+    assert main(["report", str(prepared_runs[0]), "--names", "a,b", "--out", str(tmp_path / "x.html")]) == 2
