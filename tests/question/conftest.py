@@ -11,6 +11,12 @@ from zspace.train import TrainConfig, train
 
 os.environ.setdefault("ZSPACE_PROGRESS", "0")
 
+# The models here are tiny: on a shared 2-core machine, intra-op threads only
+# add synchronisation (measured 10x slower than one thread under load), so the
+# suite runs on one core; zspace.device.use_all_cores() then picks one thread.
+if hasattr(os, "sched_setaffinity"):
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
 
 def tiny_configs(kind: str = "ae", **train_overrides):
     """A (TrainConfig, ModelConfig) pair for a 28x28 shapes model with a few thousand weights."""
@@ -20,10 +26,16 @@ def tiny_configs(kind: str = "ae", **train_overrides):
     return TrainConfig(**options), ModelConfig(kind=kind, z_dim=4, filters=(8, 16))
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path_factory, monkeypatch):
+@pytest.fixture(scope="session", autouse=True)
+def _private_cache(tmp_path_factory):
     """Feature nets are cached in a per-session directory, never in the user's cache."""
-    monkeypatch.setenv("ZSPACE_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    before = os.environ.get("ZSPACE_CACHE")
+    os.environ["ZSPACE_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if before is None:
+        os.environ.pop("ZSPACE_CACHE", None)
+    else:
+        os.environ["ZSPACE_CACHE"] = before
 
 
 @pytest.fixture(scope="session")

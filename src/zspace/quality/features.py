@@ -16,7 +16,7 @@ Task, by what the data offers:
   Non-square images use 0 and 180 degrees only.
 
 Architecture: three stride-2 3x3 convolutions (32, 64, 128 channels,
-LeakyReLU), adaptive average pooling to 4x4, Dense 2048 -> 128 (the
+LeakyReLU) on inputs standardised per channel, adaptive average pooling to 4x4, Dense 2048 -> 128 (the
 features), LeakyReLU, Dense 128 -> classes. Trained with Adam (1e-3) for
 ``epochs`` passes over at most ``max_train_images`` images, seeded.
 
@@ -48,7 +48,7 @@ from zspace.progress import progress
 log = get_logger(__name__)
 
 #: bump when the architecture or training changes, so cached nets are retrained
-FEATURE_NET_VERSION = 1
+FEATURE_NET_VERSION = 3
 
 
 @dataclass
@@ -57,8 +57,9 @@ class FeatureNetConfig:
 
     Parameters
     ----------
-    data : str
-        Data spec the net is trained on (its ``train`` split).
+    data : str or None
+        Data spec the net is trained on (its ``train`` split); None: the run's
+        data (filled in by :class:`zspace.quality.score.Scorer`).
     image_size : int or None
         Resize target for folder/CelebA sources, as in training.
     feature_dim : int, default 128
@@ -69,7 +70,7 @@ class FeatureNetConfig:
     seed : int, default 0
     """
 
-    data: str
+    data: str | None = None
     image_size: int | None = None
     feature_dim: int = 128
     epochs: int = 2
@@ -92,15 +93,18 @@ class FeatureNet(nn.Module):
         act = lambda: nn.LeakyReLU(0.2)  # noqa: E731
         self.body = nn.Sequential(
             nn.Conv2d(channels, 32, 3, 2, 1), act(), nn.Conv2d(32, 64, 3, 2, 1), act(),
-            nn.Conv2d(64, 128, 3, 2, 1), act(), nn.AdaptiveAvgPool2d(4), nn.Flatten(),
-            nn.Linear(128 * 16, feature_dim))
+            nn.Conv2d(64, 128, 3, 2, 1), act(),
+            nn.AdaptiveAvgPool2d(4), nn.Flatten(), nn.Linear(128 * 16, feature_dim))
         self.head = nn.Sequential(nn.LeakyReLU(0.2), nn.Linear(feature_dim, n_classes))
+        # per-channel pixel mean and std of the training images: inputs are standardised
+        self.register_buffer("pixel_mean", torch.zeros(1, channels, 1, 1))
+        self.register_buffer("pixel_std", torch.ones(1, channels, 1, 1))
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+        return self.body((x - self.pixel_mean) / self.pixel_std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x))
+        return self.head(self.features(x))
 
 
 @dataclass
@@ -145,6 +149,8 @@ def _rotation_task(x: torch.Tensor, generator: torch.Generator) -> tuple[torch.T
 
 def feature_extractor(config: FeatureNetConfig, cache_dir: str | Path | None = None) -> FeatureExtractor:
     """The feature net for ``config``: loaded from the cache, or trained (and cached) first."""
+    if config.data is None:
+        raise ZspaceError("feature net: no data spec given (FeatureNetConfig.data)")
     train = load_images(config.data, "train", image_size=config.image_size, seed=config.seed,
                         n=config.max_train_images)
     task = "labels" if train.labels is not None and len(np.unique(train.labels)) >= 2 else "rotation"
@@ -170,6 +176,9 @@ def _train(train, config: FeatureNetConfig, task: str, n_classes: int) -> tuple[
     with torch.random.fork_rng():
         torch.manual_seed(config.seed)
         net = FeatureNet(train.image_shape[2], n_classes, config.feature_dim)
+        pixels = train.images[:5000].reshape(-1, train.image_shape[2]).astype(np.float64) / 255.0
+        net.pixel_mean.copy_(torch.from_numpy(pixels.mean(0)).view(1, -1, 1, 1))
+        net.pixel_std.copy_(torch.from_numpy(np.maximum(pixels.std(0), 1e-3)).view(1, -1, 1, 1))
         generator = torch.Generator().manual_seed(config.seed)
         opt = torch.optim.Adam(net.parameters(), lr=config.lr)
         labels = None if task == "rotation" else torch.from_numpy(train.labels.astype(np.int64))

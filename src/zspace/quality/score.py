@@ -16,6 +16,7 @@ of equal ``n`` (``zspace question`` draws ``n_reference`` samples per sampler).
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -120,8 +121,9 @@ class Scorer:
         self.n_reference = half
         real_images = test.images[np.sort(order[:half])]
         held_images = test.images[np.sort(order[half:2 * half])]
-        self.features: FeatureExtractor = feature_extractor(
-            feature_config or FeatureNetConfig(data=self.data, image_size=cfg.get("image_size")))
+        feature_config = dataclasses.replace(feature_config or FeatureNetConfig(), data=self.data,
+                                             image_size=cfg.get("image_size"))
+        self.features: FeatureExtractor = feature_extractor(feature_config)
         self.real = self.features(real_images)
         self.real_stats = gaussian_stats(self.real)
         self.real_radii = knn_radii(self.real, k)
@@ -171,12 +173,13 @@ class Scorer:
 
 def score(run: Run | str | Path, sampler: str = "normal", n: int = 10000, data: str | None = None, *,
           seed: int = 0, epoch: int | None = None, k: int = 3, n_reference: int = 5000, device: str = "auto",
-          save: bool = True) -> ScoreResult:
+          feature_config: FeatureNetConfig | None = None, save: bool = True) -> ScoreResult:
     """Score ``sampler`` of a run (fitted ones are fitted and saved first) and store ``RUN_DIR/scores/<name>.json``."""
     from zspace.latents import fitted_sampler
 
     require(n > k, f"--n {n} must be larger than k={k}")
-    scorer = Scorer(run, data, n_reference=n_reference, k=k, seed=seed, epoch=epoch, device=device)
+    scorer = Scorer(run, data, n_reference=n_reference, k=k, seed=seed, epoch=epoch, device=device,
+                    feature_config=feature_config)
     chosen = fitted_sampler(scorer.run, sampler, epoch=scorer.epoch, seed=seed, device=device)
     row, _ = scorer.score_sampler(chosen, sampler, n)
     result = scorer.result(row)

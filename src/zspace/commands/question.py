@@ -1,0 +1,50 @@
+"""``zspace question``: SPEC section 5 in numbers, for one or more runs (see docs/question.md)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from zspace import io
+from zspace.commands._common import add_device, add_epoch
+from zspace.question import DEFAULT_SAMPLERS, question
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("question", help="samplers x {FD, precision, recall, void share}, intrinsic dimension, "
+                                        "active units, for each run",
+                       description="Do voids explain why random z-points decode badly? For each run, every "
+                                   "sampler is fitted (if needed; saved in RUN_DIR/samplers), scored against "
+                                   "held-out images beside the reconstruction floor and the shuffled-pixel "
+                                   "ceiling, and its void share measured; plus the intrinsic dimension of the "
+                                   "training codes, active units (VAE) and path profiles. Each run gets "
+                                   "RUN_DIR/question.json. See docs/question.md.")
+    p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="directories written by zspace train")
+    p.add_argument("--sampler", action="append", dest="samplers", default=None,
+                   help=f"sampler spec, repeatable (default: {' '.join(DEFAULT_SAMPLERS)})")
+    p.add_argument("--n", type=int, default=5000, help="samples per sampler (default: %(default)s)")
+    p.add_argument("--n-reference", type=int, default=5000,
+                   help="held-out images in the real set and the floor/ceiling sets (default: %(default)s)")
+    p.add_argument("--paths", type=int, default=32, help="straight paths per kind for the profiles; 0: none "
+                                                         "(default: %(default)s)")
+    p.add_argument("--data", default=None, help="data spec of the held-out images (default: each run's data)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", default=None, help="also write all answers to this JSON file")
+    p.add_argument("--markdown", default=None, help="also write the tables as markdown to this file")
+    add_epoch(p)
+    add_device(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    from zspace.question import answer_json
+
+    result = question(args.run_dirs, samplers=tuple(args.samplers or DEFAULT_SAMPLERS), n=args.n, data=args.data,
+                      seed=args.seed, epoch=args.epoch, device=args.device, n_reference=args.n_reference,
+                      n_paths=args.paths)
+    print(result.format())
+    if args.json:
+        io.write_json(args.json, [answer_json(a) for a in result.answers])
+    if args.markdown:
+        io.write_text(args.markdown, result.markdown() + "\n")
+    return 0

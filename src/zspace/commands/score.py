@@ -1,0 +1,37 @@
+"""``zspace score``: sample quality of one sampler, beside the reconstruction floor and shuffled-pixel ceiling."""
+
+from __future__ import annotations
+
+import argparse
+
+from zspace.commands._common import add_device, add_epoch, add_run_dir
+from zspace.quality.score import score
+from zspace.samplers import SAMPLERS, saved_name
+
+
+def add_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("score", help="Frechet distance and k-NN precision/recall of a sampler's decoded images",
+                       description="Decode --n points of a sampler and compare them with held-out images in the "
+                                   "feature space of a small net zspace trains on the data (no downloads); "
+                                   "reconstructions give the floor, shuffled pixels the ceiling. "
+                                   "Stored in RUN_DIR/scores/NAME.json. See docs/question.md.")
+    add_run_dir(p)
+    p.add_argument("--sampler", default="normal",
+                   help=f"NAME or NAME:ARG ({', '.join(SAMPLERS)}, flow); fitted ones are fitted first if missing")
+    p.add_argument("--n", type=int, default=10000, help="samples to decode (default: %(default)s)")
+    p.add_argument("--data", default=None, help="data spec of the held-out images (default: the run's data)")
+    p.add_argument("--n-reference", type=int, default=5000,
+                   help="held-out images in the real set, and in the floor/ceiling sets (default: %(default)s)")
+    p.add_argument("--k", type=int, default=3, help="neighbours of precision/recall (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0)
+    add_epoch(p)
+    add_device(p)
+    return p
+
+
+def run(args: argparse.Namespace) -> int:
+    result = score(args.run_dir, args.sampler, args.n, args.data, seed=args.seed, epoch=args.epoch, k=args.k,
+                   n_reference=args.n_reference, device=args.device)
+    print(result.format())
+    print(f"stored {args.run_dir / 'scores' / (saved_name(args.sampler) + '.json')}")
+    return 0
