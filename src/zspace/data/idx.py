@@ -270,3 +270,12 @@ def load_mnist(request: SourceRequest) -> ImageSet:
 def load_fashion_mnist(request: SourceRequest) -> ImageSet:
     """Loader for ``fashion-mnist``."""
     return load_idx_dataset(IDX_DATASETS["fashion-mnist"], request)
+
+
+def is_available(name: str, cache_dir: str | os.PathLike | None = None) -> bool:
+    """Whether IDX data set ``name`` ("mnist", "fashion-mnist") is on disk (train and test), without downloading."""
+    from zspace.data.imageset import default_cache_dir
+
+    dataset = IDX_DATASETS[name]
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    return all(find_split_files(dataset, split, cache) for split in ("train", "test"))

@@ -7,6 +7,10 @@
     analysis/scatter.npz       2-D points of every t-SNE map and plane view, with row indices
     reconstruction.png         test images above their reconstructions
     generated_<sampler>.png    decoded random points, one grid per sampler
+    assets.json                the checkpoint epoch and settings these files were made with
+
+When the run has trained further, or the settings differ, since
+``assets.json`` was written, everything is made again.
 
 The battery keeps its bulk arrays (t-SNE embeddings, plane projections) only
 in memory; ``scatter.npz`` saves the ones the interactive scatters need, each
@@ -50,6 +54,8 @@ class ReportConfig:
         Images per generated grid.
     n_reconstructed : int
         Test images in the reconstruction grid.
+    n_encode : int or None
+        Test images encoded and analysed (the first n of the split; None: all).
     tsne_n : int
         Points per t-SNE map (seeded subsample).
     max_scatter_points : int
@@ -65,6 +71,7 @@ class ReportConfig:
     samplers: tuple[str, ...] = ("normal", "uniform:2", "uniform:10")
     n_generated: int = 36
     n_reconstructed: int = 16
+    n_encode: int | None = None
     tsne_n: int = 20000
     max_scatter_points: int = 20000
     seed: int = 0
@@ -119,9 +126,14 @@ def prepare_run(run: Run | str | Path, config: ReportConfig | None = None) -> Ru
     config = config or ReportConfig()
     run = run if isinstance(run, Run) else open_run(run)
     root = run.root
+    stamp = io.to_jsonable({"epoch": run.latest_epoch(), "config": dataclasses.asdict(config)})
+    stamp_path = root / "assets.json"
+    fresh = stamp_path.exists() and json.loads(stamp_path.read_text()) == stamp
+    if not fresh:
+        _remove_assets(root, config)
     z_path = root / "z_test.npz"
     if not z_path.exists():
-        encode(run, split="test", device=config.device, seed=config.seed).save(z_path)
+        encode(run, split="test", device=config.device, seed=config.seed, n=config.n_encode).save(z_path)
     analysis_dir = root / "analysis"
     if not _analysis_done(analysis_dir):
         store = load_zstore(z_path)
@@ -137,7 +149,16 @@ def prepare_run(run: Run | str | Path, config: ReportConfig | None = None) -> Ru
         if not path.exists():
             _, images = generate(run, sampler, n=config.n_generated, seed=config.seed, device=config.device)
             save_grid(images, path, ncols=6)
+    io.write_json(stamp_path, stamp)
     return run
+
+
+def _remove_assets(root: Path, config: ReportConfig) -> None:
+    import shutil
+
+    for name in ("assets.json", "z_test.npz", "reconstruction.png", *(grid_name(s) for s in config.samplers)):
+        (root / name).unlink(missing_ok=True)
+    shutil.rmtree(root / "analysis", ignore_errors=True)
 
 
 @dataclasses.dataclass
