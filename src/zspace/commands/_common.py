@@ -29,3 +29,11 @@ def add_run_dir(p: argparse.ArgumentParser) -> None:
 
 def add_force(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing output file")
+
+
+def add_model_use_options(p: argparse.ArgumentParser, force: bool = False) -> None:
+    """--epoch and --device for commands that load a run's model; --force for those that write one file."""
+    add_epoch(p)
+    add_device(p)
+    if force:
+        add_force(p)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from zspace import io
-from zspace.commands._common import add_device, add_epoch, add_force, add_run_dir
+from zspace.commands._common import add_model_use_options, add_run_dir
 from zspace.encode import encode
 from zspace.run import open_run
 
@@ -20,9 +20,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--seed", type=int, default=0, help="seed of the VAE's sampling of z")
     p.add_argument("--out", required=True, help="output .npz")
-    add_epoch(p)
-    add_device(p)
-    add_force(p)
+    add_model_use_options(p, force=True)
     return p
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from zspace import io
-from zspace.commands._common import add_device, add_epoch, add_force, add_run_dir
+from zspace.commands._common import add_model_use_options, add_run_dir
 from zspace.generate import generate
 from zspace.plots.grids import save_grid
 from zspace.run import open_run
@@ -22,9 +22,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="images.npy: float32 (N, H, W, C) in [0, 1]")
     p.add_argument("--grid", default=None, help="also write a PNG grid of the images")
-    add_epoch(p)
-    add_device(p)
-    add_force(p)
+    add_model_use_options(p, force=True)
     return p
 
 

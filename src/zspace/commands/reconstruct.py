@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from zspace.commands._common import add_device, add_epoch, add_run_dir
+from zspace.commands._common import add_model_use_options, add_run_dir
 from zspace.generate import reconstruct
 from zspace.plots.grids import save_reconstruction_grid
 from zspace.run import open_run
@@ -17,8 +17,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=16)
     p.add_argument("--seed", type=int, default=0, help="seed of the choice of test images")
     p.add_argument("--out", required=True, help="output PNG")
-    add_epoch(p)
-    add_device(p)
+    add_model_use_options(p, force=False)
     return p
 
 
