@@ -52,14 +52,14 @@ class DemoConfig:
     data: str | None = None  # None: default_data()
     z_dim: int = 16
     filters: tuple[int, ...] = (32, 64, 128)
-    epochs: int = 4
-    n_train: int | None = 20000
+    epochs: int = 3
+    n_train: int | None = 15000
     n_val: int | None = 2000
     batch_size: int = 128
     seed: int = 0
     device: str = "auto"
     n_encode: int | None = None
-    tsne_n: int = 4000
+    tsne_n: int = 3000
     tsne_iterations: int = 1000
     pca_tsne_components: tuple[int, ...] = (2, 4, 10)
     samplers: tuple[str, ...] = ("normal", "uniform:2", "uniform:10")
@@ -69,7 +69,7 @@ class DemoConfig:
     @classmethod
     def quick(cls, **overrides: Any) -> "DemoConfig":
         """A demo of a few minutes: fewer images and epochs, small t-SNE maps."""
-        return cls(**{"epochs": 2, "n_train": 3000, "n_val": 500, "n_encode": 2000, "tsne_n": 1000,
+        return cls(**{"epochs": 2, "n_train": 2000, "n_val": 300, "n_encode": 1500, "tsne_n": 800,
                       "tsne_iterations": 300,
                       "pca_tsne_components": (2,), **overrides})
 

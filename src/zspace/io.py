@@ -36,12 +36,23 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         _fsync_file(tmp)
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; give the permissions a plain open() would
         os.replace(tmp, path)
         _fsync_dir(path.parent)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
         raise
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_current_umask()
+_DIR_MODE = 0o777 & ~_current_umask()
 
 
 def _fsync_file(path: Path) -> None:
@@ -173,6 +184,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
         yield tmp
         for child in tmp.iterdir():
             _fsync_file(child)
+        os.chmod(tmp, _DIR_MODE)  # mkdtemp makes 0700
         old = None
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")

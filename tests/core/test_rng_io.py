@@ -36,6 +36,19 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
 
 
+def test_atomic_files_get_ordinary_permissions(tmp_path):
+    import os
+
+    mask = os.umask(0o022)
+    try:
+        plain = tmp_path / "plain.txt"
+        plain.write_text("x")
+        atomic = io.write_text(tmp_path / "atomic.txt", "x")
+        assert atomic.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+    finally:
+        os.umask(mask)
+
+
 def test_atomic_dir_replaces_whole_directory(tmp_path):
     target = tmp_path / "ck"
     with io.atomic_dir(target) as d:
