@@ -43,7 +43,8 @@ def loss_curves(metrics: list[dict[str, Any]], title: str = "losses") -> dict[st
         fig.add_vline(x=event["epoch"], line=dict(color="red", dash="dash"),
                       annotation_text=f"divergence, lr→{event['new_lr']:.2g}")
     fig.update_layout(title=title, xaxis_title="epoch", yaxis_title="nats / image (total, reco)",
-                      yaxis2=dict(title="KL (nats / image)", overlaying="y", side="right"), **_LAYOUT)
+                      yaxis2=dict(title="KL (nats / image)", overlaying="y", side="right"),
+                      legend=dict(orientation="h", y=-0.25), **_LAYOUT)
     return _as_dict(fig)
 
 
