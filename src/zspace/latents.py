@@ -8,6 +8,7 @@ so the Z file is kept at ``RUN_DIR/latents/train-e<EPOCH>.npz`` and reused.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -65,14 +66,21 @@ def fit_sampler(run: Run | str | Path, spec: str, *, epoch: int | None = None, s
 
 def fitted_sampler(run: Run | str | Path, spec: str, *, epoch: int | None = None, seed: int = 0,
                    device: str = "auto") -> Sampler:
-    """The sampler saved in the run under ``spec``; fitted (and saved) first when it is missing."""
+    """The sampler saved in the run under ``spec``; fitted (and saved) first when it is missing,
+    or when it was fitted to the codes of another checkpoint than ``epoch`` (default: latest)."""
     from zspace.samplers import resolve_sampler
 
     run = run if isinstance(run, Run) else open_run(run)
     z_dim = run.model_config.z_dim
-    directory = samplers_dir(run.root) / saved_name(spec)
-    if (directory / "sampler.json").exists() or not make_sampler(spec, z_dim).needs_fit:
+    epoch = run.latest_epoch() if epoch is None else epoch
+    if not make_sampler(spec, z_dim).needs_fit:
         return resolve_sampler(run.root, spec, z_dim)
+    meta_path = samplers_dir(run.root) / saved_name(spec) / "sampler.json"
+    if meta_path.exists():
+        fitted_epoch = json.loads(meta_path.read_text()).get("info", {}).get("epoch")
+        if fitted_epoch == epoch:
+            return resolve_sampler(run.root, spec, z_dim)
+        log.info("%s was fitted to epoch %s; refitting to epoch %s", meta_path.parent, fitted_epoch, epoch)
     return fit_sampler(run, spec, epoch=epoch, seed=seed, device=device)
 
 

@@ -137,3 +137,16 @@ def test_cli_fit_sampler_then_generate(ae_run, tmp_path, capsys):
     assert main(["generate", str(ae_run), "--sampler", "gmm:2", "--n", "5", "--out", str(out), "--device", "cpu"]) == 0
     assert np.load(out).shape == (5, 28, 28, 1)
     assert main(["generate", str(ae_run), "--sampler", "shell", "--n", "5", "--out", str(tmp_path / "h.npy")]) == 2
+
+
+def test_a_sampler_fitted_to_another_epoch_is_refitted(ae_run):
+    import json as _json
+
+    from zspace.latents import fitted_sampler
+
+    fit_sampler(ae_run, "full-gauss", epoch=1, device="cpu")
+    meta = ae_run / "samplers" / "full-gauss" / "sampler.json"
+    assert _json.loads(meta.read_text())["info"]["epoch"] == 1
+    sampler = fitted_sampler(ae_run, "full-gauss", epoch=2, device="cpu")
+    assert _json.loads(meta.read_text())["info"]["epoch"] == 2
+    np.testing.assert_allclose(sampler.mean_, training_latents(ae_run, epoch=2, device="cpu").mean(0), atol=1e-5)
