@@ -1,15 +1,17 @@
-"""A second-stage density model on z: a small RealNVP normalizing flow (sampler ``flow[:L]``, L = 6).
+"""A second-stage density model on z: a small RealNVP normalizing flow (sampler ``flow[:L]``, L = 8).
 
 Dai and Wipf (2019) fit a second model to the encoded points so that sampling
 follows where the codes really are; a flow does the same job with an exact
-likelihood. The encoded z are standardised per axis, then L affine coupling
+likelihood. The encoded z are first whitened with their mean and full
+covariance (PCA whitening), so that the untrained flow, whose last layers
+start at zero, is exactly the ``full-gauss`` sampler; then L affine coupling
 layers (Dinh et al. 2017), each with a fixed seeded permutation of the axes
 and an MLP (hidden width 128) giving scale and shift for half of the axes,
 map them to N(0, I). Trained by maximum likelihood with Adam; the epoch with
 the best held-out likelihood (10 % of the points) is kept. Sampling runs the
 layers backwards from Gaussian noise.
 
-Learned state: ``mean_``, ``std_`` (standardisation), ``permutations_``
+Learned state: ``mean_``, ``whiten_`` and ``unwhiten_`` (d, d), ``permutations_``
 (L, d) and the MLP weights as ``net.<name>`` arrays, all in the sampler's
 ``state.safetensors``.
 """
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from zspace.errors import ZspaceError
 from zspace.log import get_logger
 from zspace.samplers import Sampler, _subsample_rows, register
 
@@ -94,9 +97,9 @@ class FlowSampler(Sampler):
     Parameters
     ----------
     z_dim : int
-    n_layers : int, default 6
+    n_layers : int, default 8
     hidden : int, default 128
-    epochs : int, default 20
+    epochs : int, default 40
     max_fit_points : int, default 20000
     lr : float, default 2e-3
     """
@@ -105,7 +108,7 @@ class FlowSampler(Sampler):
     needs_fit = True
     arg_type = int
 
-    def __init__(self, z_dim: int, n_layers: int = 6, hidden: int = 128, epochs: int = 20,
+    def __init__(self, z_dim: int, n_layers: int = 8, hidden: int = 128, epochs: int = 40,
                  max_fit_points: int = 20000, lr: float = 2e-3) -> None:
         super().__init__(z_dim)
         self.n_layers, self.hidden, self.epochs = int(n_layers), int(hidden), int(epochs)
@@ -119,10 +122,13 @@ class FlowSampler(Sampler):
     def fit(self, z: np.ndarray, seed: int = 0) -> "FlowSampler":
         z = _subsample_rows(self._check_fit_input(z, min_rows=20), self.max_fit_points, seed)
         self.mean_ = z.mean(axis=0)
-        self.std_ = np.maximum(z.std(axis=0), 1e-6)
+        values, vectors = np.linalg.eigh(np.atleast_2d(np.cov(z, rowvar=False)))
+        values = np.maximum(values, 1e-8 * max(values.max(), 1e-12))
+        self.whiten_ = vectors / np.sqrt(values)            # x = (z - mean) @ whiten
+        self.unwhiten_ = (vectors * np.sqrt(values)).T      # z = x @ unwhiten + mean
         rng = np.random.default_rng(seed)
         self.permutations_ = np.stack([rng.permutation(self.z_dim) for _ in range(self.n_layers)])
-        x = torch.from_numpy(((z - self.mean_) / self.std_).astype(np.float32))
+        x = torch.from_numpy(((z - self.mean_) @ self.whiten_).astype(np.float32))
         order = rng.permutation(len(x))
         n_val = max(len(x) // 10, 1)
         val, train = x[order[:n_val]], x[order[n_val:]]
@@ -148,6 +154,9 @@ class FlowSampler(Sampler):
                 if val_ll > best:
                     best, best_state = val_ll, {k: v.detach().clone() for k, v in flow.state_dict().items()}
                 log.debug("flow epoch %d: held-out log-likelihood %.3f", epoch + 1, val_ll)
+        if best_state is None:
+            raise ZspaceError(f"sampler flow: the held-out likelihood was never finite (lr {self.lr}); "
+                              "try a smaller lr, e.g. flow with lr 5e-4")
         flow.load_state_dict(best_state)
         self._flow = flow.eval()
         self.heldout_log_likelihood = best
@@ -171,11 +180,11 @@ class FlowSampler(Sampler):
         eps = torch.from_numpy(rng.standard_normal((n, self.z_dim)).astype(np.float32))
         with _one_thread():
             x = self._flow.sample(eps).numpy().astype(np.float64)
-        return (x * self.std_ + self.mean_).astype(np.float32)
+        return (x @ self.unwhiten_ + self.mean_).astype(np.float32)
 
     def log_prob(self, z: np.ndarray) -> np.ndarray:
         """(N,) log density of points z under the fitted flow (in z units)."""
         self._require_fitted()
-        x = torch.from_numpy(((np.asarray(z, dtype=np.float64) - self.mean_) / self.std_).astype(np.float32))
+        x = torch.from_numpy(((np.asarray(z, dtype=np.float64) - self.mean_) @ self.whiten_).astype(np.float32))
         with torch.no_grad():
-            return self._flow.log_prob(x).numpy() - float(np.log(self.std_).sum())
+            return self._flow.log_prob(x).numpy() + float(np.linalg.slogdet(self.whiten_)[1])

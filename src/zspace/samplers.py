@@ -15,7 +15,7 @@ attributes with a trailing underscore and save them as ``state.safetensors``
 ``marginal``       each coordinate from its own empirical distribution (correlations broken)
 ``shell``          uniform direction, radius from the empirical radius distribution
 ``interp[:K]``     a uniform point on the segment between an encoded point and one of its K nearest neighbours (K = 5)
-``flow[:L]``       a RealNVP normalizing flow with L coupling layers on z (L = 6; a second stage, as in Dai and Wipf 2019)
+``flow[:L]``       a RealNVP normalizing flow with L coupling layers on z (L = 8; a second stage, as in Dai and Wipf 2019)
 =================  =============================================================
 """
 
