@@ -9,7 +9,8 @@ from zspace.analysis import (ANALYSES, BatteryConfig, InertiaConfig, PcaConfig, 
 
 
 def small_config():
-    return BatteryConfig(inertia=InertiaConfig(k_values=(2, 4, 6, 8)), pca=PcaConfig(tsne_components=(2,)),
+    return BatteryConfig(inertia=InertiaConfig(k_values=(2, 4, 6, 8)),
+                         pca=PcaConfig(tsne_components=(2,), tsne_sample_size=150),
                          tsne=TsneConfig(sample_size=300, variants=(TsneVariant(12, 30, 150, 50),), knn_queries=200),
                          figure_dpi=40)
 
