@@ -117,11 +117,24 @@ def test_report_loads_and_draws_in_a_real_browser(report, tmp_path):
     assert (saturation > 60).mean() > 0.002  # coloured curves and points were drawn
 
 
-def test_report_command_end_to_end(prepared_runs, tmp_path, capsys):
+def test_report_command_end_to_end(prepared_runs, tmp_path, capsys, monkeypatch, fast_report_config):
     from zspace.cli import main
+    from zspace.commands import report as report_command
 
+    # the command's samplers, with the fast battery of these tests (a full t-SNE takes minutes)
+    seen = []
+
+    def fast_prepare(run_dir, config):
+        seen.append(config.samplers)
+        return prepare_run(run_dir, fast_report_config)
+
+    monkeypatch.setattr(report_command, "prepare_run", fast_prepare)
+    run_dir = tmp_path / "ae"
+    shutil.copytree(prepared_runs[0], run_dir)
     out = tmp_path / "r.html"
-    assert main(["report", str(prepared_runs[0]), "--out", str(out), "--samplers", "normal,uniform:2"]) == 0
+    assert main(["report", str(run_dir), "--out", str(out), "--samplers", "normal,uniform:2", "--device", "cpu"]) == 0
+    assert seen == [("normal", "uniform:2")]
     assert out.stat().st_size > 4_000_000  # plotly.js is inside
     assert "wrote" in capsys.readouterr().out
-    assert main(["report", str(prepared_runs[0]), "--names", "a,b", "--out", str(tmp_path / "x.html")]) == 2
+    assert main(["report", str(run_dir), "--names", "a,b", "--out", str(tmp_path / "x.html")]) == 2
+    assert "one name per RUN_DIR" in capsys.readouterr().err

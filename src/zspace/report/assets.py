@@ -149,7 +149,8 @@ def prepare_run(run: Run | str | Path, config: ReportConfig | None = None) -> Ru
         if not path.exists():
             _, images = generate(run, sampler, n=config.n_generated, seed=config.seed, device=config.device)
             save_grid(images, path, ncols=6)
-    io.write_json(stamp_path, stamp)
+    if not fresh:
+        io.write_json(stamp_path, stamp)
     return run
 
 
