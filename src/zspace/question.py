@@ -136,6 +136,11 @@ def reading(answer: RunAnswer) -> str:
     normal = next((r for r in answer.rows if r.sampler == "normal"), None)
     if normal is not None and normal is not best:
         parts.append(f"normal draws are {normal.fd_over_floor:.1f}x the floor with void share {normal.void_share:.2f}")
+    beyond = [r for r in answer.rows if r.void_share >= 0.9 and r.fd_over_floor <= 3.0]
+    if beyond:
+        r = min(beyond, key=lambda r: r.fd)
+        parts.append(f"{r.sampler} decodes within {r.fd_over_floor:.1f}x of the floor although "
+                     f"{r.void_share:.0%} of its points lie in voids: decodable space extends beyond the codes")
     if answer.void_fd_spearman is not None:
         rho = answer.void_fd_spearman
         verdict = ("samplers that avoid the voids decode better" if rho >= 0.5 else

@@ -79,3 +79,20 @@ def test_cli_question_prints_the_table(ae_run, tmp_path, capsys, monkeypatch):
     out = capsys.readouterr().out
     assert "reconstruction" in out and "shuffled pixels" in out and "full-gauss" in out
     assert "| sampler | FD |" in md.read_text()
+
+
+def test_reading_names_a_sampler_that_decodes_well_from_voids():
+    from zspace.analysis.intrinsic_dim import IntrinsicDimResult
+    from zspace.quality.score import QualityRow
+    from zspace.question import RunAnswer, SamplerRow, reading
+
+    row = lambda name, fd, void: SamplerRow(name, 100, fd, fd / 2.0, 0.5, 0.5, void, 1.0)  # noqa: E731
+    floor = QualityRow(FLOOR, 100, 2.0, 0.9, 0.9, 1.2)
+    answer = RunAnswer(run="r", label="r", kind="vae", z_dim=4, fact=1.0, epoch=1,
+                       rows=[row("normal", 8.0, 1.0), row("uniform:2", 4.0, 0.95), row("gmm:10", 3.0, 0.05)],
+                       floor=floor, ceiling=floor, intrinsic_dim=IntrinsicDimResult(2, 2, 10, 4, 5, 10, 0.1, 0),
+                       active_units=4, void_threshold=1.0, void_fd_spearman=0.5, paths=None, feature_net={})
+    text = reading(answer)
+    assert text.startswith("r: the sampler closest to the reconstruction floor is gmm:10 (FD 3 = 1.50x")
+    assert "uniform:2 decodes within 2.0x of the floor although 95% of its points lie in voids" in text
+    assert "normal draws are 4.0x the floor" in text
