@@ -342,7 +342,7 @@ def make_sampler(spec: str, z_dim: int) -> Sampler:
     name, _, arg = spec.partition(":")
     _ensure_optional_samplers(name)
     if name not in SAMPLERS:
-        raise ZspaceError(f"--sampler {spec!r}: unknown sampler {name!r}; available: {', '.join(SAMPLERS)}")
+        raise ZspaceError(f"--sampler {spec!r}: unknown sampler {name!r}; available: {', '.join(sampler_names())}")
     cls = SAMPLERS[name]
     if not arg:
         return cls(z_dim)
@@ -422,12 +422,21 @@ def resolve_sampler(run_root: str | Path, spec: str, z_dim: int) -> Sampler:
     _ensure_optional_samplers(name)
     if name not in SAMPLERS:
         saved = saved_samplers(run_root)
-        raise ZspaceError(f"--sampler {spec!r}: unknown sampler {name!r}; available: {', '.join(SAMPLERS)}"
+        raise ZspaceError(f"--sampler {spec!r}: unknown sampler {name!r}; available: {', '.join(sampler_names())}"
                           + (f"; saved in this run: {', '.join(saved)}" if saved else ""))
     sampler = make_sampler(spec, z_dim)
     if sampler.needs_fit:
         raise ZspaceError(f"--sampler {spec!r} must be fitted to the run first: zspace fit-sampler {run_root} {spec}")
     return sampler
+
+
+#: samplers registered on first use (their modules import more than numpy)
+OPTIONAL_SAMPLERS = ("flow",)
+
+
+def sampler_names() -> list[str]:
+    """Every sampler name, the optional ones included."""
+    return list(SAMPLERS) + [name for name in OPTIONAL_SAMPLERS if name not in SAMPLERS]
 
 
 def _ensure_optional_samplers(name: str) -> None:

@@ -28,7 +28,6 @@ def test_feature_net_learned_the_labels(scorer):
 
 
 def test_real_images_against_themselves_score_perfectly(scorer):
-    real = scorer.features.net  # noqa: F841  (the same net scores every set)
     from zspace.data import load_images
 
     test = load_images("shapes", "test", seed=3)

@@ -25,7 +25,6 @@ import numpy as np
 import torch
 
 from zspace import io
-from zspace.batches import iterate_batches, to_tensor
 from zspace.data import load_images
 from zspace.device import select_device
 from zspace.encode import encode_images
