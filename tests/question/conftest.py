@@ -5,17 +5,13 @@ from __future__ import annotations
 import os
 
 import pytest
+import torch
 
 from zspace.models import ModelConfig
 from zspace.train import TrainConfig, train
 
 os.environ.setdefault("ZSPACE_PROGRESS", "0")
 
-# The models here are tiny: on a shared 2-core machine, intra-op threads only
-# add synchronisation (measured 10x slower than one thread under load), so the
-# suite runs on one core; zspace.device.use_all_cores() then picks one thread.
-if hasattr(os, "sched_setaffinity"):
-    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
 
 
 def tiny_configs(kind: str = "ae", **train_overrides):
@@ -24,6 +20,26 @@ def tiny_configs(kind: str = "ae", **train_overrides):
                    device="cpu")
     options.update(train_overrides)
     return TrainConfig(**options), ModelConfig(kind=kind, z_dim=4, filters=(8, 16))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_core():
+    """Run this suite on one core, and give the others back afterwards.
+
+    The models here are tiny: on a shared 2-core machine, intra-op threads only
+    add synchronisation (measured 10x slower than one thread under load);
+    zspace.device.use_all_cores() then picks one thread.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    before = os.sched_getaffinity(0)
+    threads = torch.get_num_threads()
+    os.sched_setaffinity(0, {min(before)})
+    torch.set_num_threads(1)
+    yield
+    os.sched_setaffinity(0, before)
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session", autouse=True)
