@@ -1,42 +1,19 @@
-"""Shared tiny runs: small enough to train in seconds on 2 CPU cores."""
+"""Shared tiny runs of the core suite (see tests/conftest.py)."""
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from zspace.models import ModelConfig
-from zspace.train import TrainConfig, train
-
-os.environ.setdefault("ZSPACE_PROGRESS", "0")
-
-
-def tiny_configs(kind: str = "vae", **train_overrides):
-    """A (TrainConfig, ModelConfig) pair for a 28x28 shapes model with a few thousand weights."""
-    options = dict(data="shapes", epochs=2, batch_size=64, n_train=256, n_val=64, seed=3, keep_every=1,
-                   device="cpu")
-    options.update(train_overrides)
-    return TrainConfig(**options), ModelConfig(kind=kind, z_dim=4, filters=(8, 16))
-
-
-@pytest.fixture(name="tiny_configs")
-def tiny_configs_fixture():
-    """The :func:`tiny_configs` factory, for tests that train their own runs."""
-    return tiny_configs
+from tiny_runs import train_tiny
 
 
 @pytest.fixture(scope="session")
 def vae_run(tmp_path_factory):
     """A trained tiny VAE run directory (2 epochs)."""
-    out = tmp_path_factory.mktemp("runs") / "vae"
-    train(*tiny_configs("vae"), out)
-    return out
+    return train_tiny(tmp_path_factory, "vae")
 
 
 @pytest.fixture(scope="session")
 def ae_run(tmp_path_factory):
     """A trained tiny AE run directory (2 epochs)."""
-    out = tmp_path_factory.mktemp("runs") / "ae"
-    train(*tiny_configs("ae"), out)
-    return out
+    return train_tiny(tmp_path_factory, "ae")

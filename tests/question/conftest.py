@@ -7,19 +7,9 @@ import os
 import pytest
 import torch
 
-from zspace.models import ModelConfig
-from zspace.train import TrainConfig, train
+from tiny_runs import train_tiny
 
 os.environ.setdefault("ZSPACE_PROGRESS", "0")
-
-
-
-def tiny_configs(kind: str = "ae", **train_overrides):
-    """A (TrainConfig, ModelConfig) pair for a 28x28 shapes model with a few thousand weights."""
-    options = dict(data="shapes", epochs=2, batch_size=64, n_train=512, n_val=64, seed=3, keep_every=1,
-                   device="cpu")
-    options.update(train_overrides)
-    return TrainConfig(**options), ModelConfig(kind=kind, z_dim=4, filters=(8, 16))
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -57,14 +47,10 @@ def _private_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def ae_run(tmp_path_factory):
     """A trained tiny AE run directory (2 epochs on 512 shapes)."""
-    out = tmp_path_factory.mktemp("runs") / "ae"
-    train(*tiny_configs("ae"), out)
-    return out
+    return train_tiny(tmp_path_factory, "ae", n_train=512)
 
 
 @pytest.fixture(scope="session")
 def vae_run(tmp_path_factory):
     """A trained tiny VAE run directory (2 epochs on 512 shapes)."""
-    out = tmp_path_factory.mktemp("runs") / "vae"
-    train(*tiny_configs("vae"), out)
-    return out
+    return train_tiny(tmp_path_factory, "vae", n_train=512)

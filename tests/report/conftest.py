@@ -8,9 +8,8 @@ import os
 import pytest
 
 from zspace.analysis import BatteryConfig, TsneVariant
-from zspace.models import ModelConfig
+from tiny_runs import train_tiny
 from zspace.report import ReportConfig, prepare_run
-from zspace.train import TrainConfig, train
 
 os.environ.setdefault("ZSPACE_PROGRESS", "0")
 
@@ -33,12 +32,9 @@ def fast_report_config_fixture():
 @pytest.fixture(scope="session")
 def prepared_runs(tmp_path_factory):
     """[ae_dir, vae_dir], trained one epoch on shapes and prepared for the report."""
-    root = tmp_path_factory.mktemp("report_runs")
     dirs = []
     for kind, fact in (("ae", 0.0), ("vae", 1.0)):
-        out = root / kind
-        train(TrainConfig(data="shapes,test=600", epochs=1, n_train=256, batch_size=64, fact=fact, device="cpu"),
-              ModelConfig(kind=kind, z_dim=4, filters=(8, 16)), out)
+        out = train_tiny(tmp_path_factory, kind, data="shapes,test=600", epochs=1, fact=fact)
         prepare_run(out, fast_report_config())
         dirs.append(out)
     return dirs
