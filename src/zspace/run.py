@@ -4,7 +4,11 @@
 ``RUN_DIR/metrics.jsonl``    one JSON record per epoch (and per divergence event)
 ``RUN_DIR/checkpoints/``     see :mod:`zspace.checkpoint`
 ``RUN_DIR/skipped.txt``      input files that could not be read, with the reason
-``RUN_DIR/samplers/``        fitted samplers (``zspace generate``)
+``RUN_DIR/samplers/``        fitted samplers (``zspace fit-sampler``; used by ``zspace generate``)
+``RUN_DIR/latents/``         cached encodings of the training split (for fitting samplers)
+``RUN_DIR/scores/``          sample-quality scores (``zspace score``)
+``RUN_DIR/question.json``    the open-question table (``zspace question``)
+``RUN_DIR/z_test.npz``, ``analysis/``, ``*.png``, ``assets.json``   report assets (``zspace report``)
 """
 
 from __future__ import annotations

@@ -138,3 +138,26 @@ def test_report_command_end_to_end(prepared_runs, tmp_path, capsys, monkeypatch,
     assert "wrote" in capsys.readouterr().out
     assert main(["report", str(run_dir), "--names", "a,b", "--out", str(tmp_path / "x.html")]) == 2
     assert "one name per RUN_DIR" in capsys.readouterr().err
+
+
+def test_report_shows_the_open_question_table(prepared_runs, tmp_path):
+    run_dir = tmp_path / "ae"
+    shutil.copytree(prepared_runs[0], run_dir)
+    quality = {"fd": 4.0, "precision": 0.7, "recall": 0.6}
+    answer = {"floor": quality, "ceiling": {"fd": 160.0, "precision": 0.6, "recall": 0.0},
+              "rows": [{"sampler": "normal", "fd": 420.0, "fd_over_floor": 105.0, "precision": 0.01, "recall": 0.0,
+                        "void_share": 1.0},
+                       {"sampler": "gmm:10", "fd": 5.5, "fd_over_floor": 1.375, "precision": 0.5, "recall": 0.4,
+                        "void_share": 0.05}],
+              "intrinsic_dim": {"twonn": 9.1, "mle": 8.2}, "active_units": None, "void_threshold": 0.8,
+              "sentence": "gmm:10 comes closest <to the floor>"}
+    (run_dir / "question.json").write_text(json.dumps(answer))
+    out = build_report([run_dir, prepared_runs[1]], tmp_path / "q.html", ("normal",))
+    text = out.read_text()
+    assert "The open question" in text
+    rows = re.findall(r"<tr><td>(normal|gmm:10)</td><td>([^<]*)</td><td>([^<]*)</td>", text)
+    assert ("gmm:10", "5.5", "1.375") in rows and ("normal", "420", "105") in rows
+    section = text[text.index("The open question"):]
+    assert section.index("<td>gmm:10</td>") < section.index("<td>normal</td>")  # sorted by FD
+    assert "1.38 / 0.05" in text  # side-by-side cell: FD over floor / void share
+    assert "comes closest &lt;to the floor&gt;" in text

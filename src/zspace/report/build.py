@@ -146,11 +146,48 @@ def _comparison(page: Page, runs: list[RunAssets], samplers: Sequence[str]) -> N
         stats_rows.append(row)
     page.add("<h3>Variational statistics</h3>" + table(stats_rows, ["statistic", *names]))
 
+    answers = {n: _question(a.run.root) for n, a in zip(names, runs)}
+    if any(answers.values()):
+        samplers_seen = list(dict.fromkeys(r["sampler"] for ans in answers.values() if ans for r in ans["rows"]))
+        rows = []
+        for sampler in samplers_seen:
+            row = [sampler]
+            for ans in answers.values():
+                match = [r for r in (ans or {}).get("rows", []) if r["sampler"] == sampler]
+                row.append(f"{match[0]['fd_over_floor']:.3g} / {match[0]['void_share']:.2f}" if match else "-")
+            rows.append(row)
+        page.add("<h3>Samplers: FD over the reconstruction floor / void share</h3>"
+                 + table(rows, ["sampler", *names]))
+
     cols = []
     for a in runs:
         grids = "".join(f"<p>{esc(s)}</p>" + _image(a.run.root / grid_name(s), f"{_run_name(a)} {s}") for s in samplers)
         cols.append(_card(_run_name(a), grids))
     page.add('<h3>Generated from random points</h3><div class="cols">' + "".join(cols) + "</div>")
+
+
+def _question(run_root: Path) -> dict[str, Any] | None:
+    """``RUN_DIR/question.json`` written by ``zspace question``, when present."""
+    import json
+
+    path = run_root / "question.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _question_block(answer: dict[str, Any]) -> str:
+    """The sampler table of the open question (SPEC 5) for one run, with its floor, ceiling and reading."""
+    floor, ceiling = answer["floor"], answer["ceiling"]
+    rows = [("reconstruction (floor)", floor["fd"], 1.0, floor["precision"], floor["recall"], "-")]
+    rows += [(r["sampler"], r["fd"], r["fd_over_floor"], r["precision"], r["recall"], r["void_share"])
+             for r in sorted(answer["rows"], key=lambda r: r["fd"])]
+    rows.append(("shuffled pixels (ceiling)", ceiling["fd"], ceiling["fd"] / floor["fd"], ceiling["precision"],
+                 ceiling["recall"], "-"))
+    dim = answer["intrinsic_dim"]
+    facts = {"intrinsic dimension (TwoNN)": dim["twonn"], "intrinsic dimension (MLE)": dim["mle"],
+             "active units": answer["active_units"] if answer["active_units"] is not None else "n/a (AE)",
+             "void threshold (z units)": answer["void_threshold"]}
+    return (table(rows, ["sampler", "FD", "x floor", "precision", "recall", "void share"]) + dict_table(facts)
+            + f"<p>{esc(answer.get('sentence', ''))}</p>")
 
 
 def _run_section(page: Page, i: int, assets: RunAssets, samplers: Sequence[str]) -> None:
@@ -174,6 +211,11 @@ def _run_section(page: Page, i: int, assets: RunAssets, samplers: Sequence[str])
              + _card("reconstructions (top: unseen test image, below: reconstruction)",
                      _image(run.root / "reconstruction.png", "reconstructions"))
              + _card("generated from random points", grids) + "</div>")
+
+    answer = _question(run.root)
+    if answer is not None:
+        page.heading("The open question: samplers, sample quality, voids (zspace question)", level=3)
+        page.add(_question_block(answer))
 
     analysis = assets.analysis
     page.heading("Latent-space analyses", level=3)
