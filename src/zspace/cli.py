@@ -34,13 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every registered subcommand."""
     parser = argparse.ArgumentParser(prog="zspace", description="A latent-space laboratory for autoencoders.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name, module in COMMANDS.items():
-        try:
-            mod = importlib.import_module(f"zspace.commands.{module}")
-        except ModuleNotFoundError as exc:  # a command still being built
-            if exc.name != f"zspace.commands.{module}":
-                raise
-            continue
+    for module in COMMANDS.values():
+        mod = importlib.import_module(f"zspace.commands.{module}")
         p = mod.add_parser(sub)
         p.set_defaults(_run=mod.run)
     return parser
