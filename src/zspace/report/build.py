@@ -221,7 +221,9 @@ def _run_section(page: Page, i: int, assets: RunAssets, samplers: Sequence[str])
     page.heading("Latent-space analyses", level=3)
     page.add(f'<p class="note">input: {esc(analysis["input"])}; skipped: {esc(analysis.get("skipped") or "none")}</p>')
     for key, result in analysis["analyses"].items():
-        pictures = "".join(_image(run.root / "analysis" / f, f) for f in analysis.get("figures", {}).get(key, []))
+        # a t-SNE map is shown interactively; its static PNG would only add weight
+        pictures = "".join(_image(run.root / "analysis" / f, f) for f in analysis.get("figures", {}).get(key, [])
+                           if not (f.startswith("tsne_") and Path(f).stem in assets.scatters))
         interactive = ""
         if key in ("tsne", "pca"):
             prefix = "tsne_pca" if key == "pca" else "tsne_ee"
