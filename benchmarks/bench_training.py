@@ -6,7 +6,8 @@ For each model (the seeds' CelebA model 96x96x3/z256 and the 28x28 model):
   batch size, loss and in-memory uint8 data (index, convert, forward,
   backward, Adam step). This is the baseline.
 * ``zspace trainer``: the trainer's own epoch (zspace.train._train_epoch:
-  seeded shuffle, prefetching batch reader, loss terms, progress bar).
+  seeded shuffle, prefetching batch reader, loss terms, progress bar), with
+  the model in channels_last as ``zspace.train`` puts it.
 * ``data pipeline``: zspace's batch reader + tensor conversion alone, reading
   from a memory-mapped uint8 .npy cache (what CelebA training reads), with no
   model: how many images/s it can deliver.
@@ -100,7 +101,8 @@ def main() -> None:
         images = np.ascontiguousarray(load_images(spec, "train", n=n).images)
         assert images.shape[1:] == config.input_shape, (images.shape, config.input_shape)
         rng.seed_everything(0)
-        base_model, zs_model = build_model(config).to(device), build_model(config).to(device)
+        base_model = build_model(config).to(device)
+        zs_model = build_model(config).to(device, memory_format=torch.channels_last)  # as zspace.train does
         warm = images[: args.batch_size]
         minimal_loop(base_model, warm, args.batch_size, device)
         zspace_epoch(zs_model, warm, args.batch_size, device)

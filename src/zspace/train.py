@@ -63,7 +63,8 @@ class TrainConfig:
     amp : bool, default False
         Mixed precision (bfloat16/float16 autocast) on CUDA; ignored elsewhere.
     channels_last : bool, default True
-        NHWC memory format on CUDA (faster convolutions on tensor cores).
+        NHWC memory format for images and weights (tensor cores on CUDA; oneDNN's
+        preferred layout on CPU).
     keep_every : int, default 5
         Keep the checkpoint of every k-th epoch besides the latest (0: latest only).
     n_train, n_val : int or None
@@ -152,7 +153,7 @@ def evaluate(model: Autoencoder, images: np.ndarray, config: TrainConfig, device
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(config.seed)
         for _, batch in iterate_batches(images, config.batch_size):
-            x = to_tensor(batch, device, config.channels_last and device.type == "cuda")
+            x = to_tensor(batch, device, config.channels_last)
             terms = _loss_terms(model, x, config, autocast_dtype)
             sums += torch.stack([t.detach().double().cpu() for t in terms]) * len(batch)
     model.train(was_training)
@@ -167,7 +168,7 @@ def _train_epoch(model, optimizer, scaler, images, config: TrainConfig, epoch: i
     steps = math.ceil(len(images) / config.batch_size)
     bar = progress(total=steps, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
     for step, (_, batch) in enumerate(iterate_batches(images, config.batch_size, order)):
-        x = to_tensor(batch, device, config.channels_last and device.type == "cuda")
+        x = to_tensor(batch, device, config.channels_last)
         total, reco, kl = _loss_terms(model, x, config, autocast_dtype)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(total).backward()
@@ -272,7 +273,7 @@ def _fit(run: Run, start_epoch: int, train_set: ImageSet | None = None) -> Train
     # --- model and optimiser ------------------------------------------------------
     rng.seed_everything(config.seed)
     model = build_model(model_config).to(device)
-    if config.channels_last and device.type == "cuda":
+    if config.channels_last:
         model = model.to(memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     scaler = torch.amp.GradScaler(device.type, enabled=autocast_dtype == torch.float16)
