@@ -18,14 +18,14 @@ Learned state: ``mean_``, ``whiten_`` and ``unwhiten_`` (d, d), ``permutations_`
 
 from __future__ import annotations
 
-import contextlib
 import math
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from zspace.device import one_thread
 from zspace.errors import ZspaceError
 from zspace.log import get_logger
 from zspace.samplers import Sampler, _subsample_rows, register
@@ -78,18 +78,6 @@ class _Flow(nn.Module):
         return x
 
 
-@contextlib.contextmanager
-def _one_thread() -> Iterator[None]:
-    # The MLPs are small: intra-op threads only add synchronisation, which on a
-    # busy machine made fitting ~15x slower than one thread.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 @register
 class FlowSampler(Sampler):
     """RealNVP flow fitted to the encoded z (see the module docstring).
@@ -132,7 +120,7 @@ class FlowSampler(Sampler):
         order = rng.permutation(len(x))
         n_val = max(len(x) // 10, 1)
         val, train = x[order[:n_val]], x[order[n_val:]]
-        with torch.random.fork_rng(), _one_thread():
+        with torch.random.fork_rng(), one_thread():
             torch.manual_seed(seed)
             flow = _Flow(self.z_dim, self.n_layers, self.hidden, self.permutations_)
             opt = torch.optim.Adam(flow.parameters(), lr=self.lr)
@@ -178,7 +166,7 @@ class FlowSampler(Sampler):
     def sample(self, n: int, rng: np.random.Generator) -> np.ndarray:
         self._require_fitted()
         eps = torch.from_numpy(rng.standard_normal((n, self.z_dim)).astype(np.float32))
-        with _one_thread():
+        with one_thread():
             x = self._flow.sample(eps).numpy().astype(np.float64)
         return (x @ self.unwhiten_ + self.mean_).astype(np.float32)
 

@@ -25,14 +25,13 @@ difference curve; no sensitivity threshold). The gap itself is reported as
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from typing import Iterator
 
 import numpy as np
 import torch
 
 from zspace.analysis.base import AnalysisResult, seeded_subsample
+from zspace.device import one_thread
 from zspace.progress import progress
 
 
@@ -221,22 +220,6 @@ def squared_norm_total(x: torch.Tensor, chunk_rows: int = 4096) -> float:
     """Sum of ||x_i||^2 over all rows, in float64, chunk by chunk (no N x d temporary)."""
     return sum(float(torch.linalg.vector_norm(x[s:s + chunk_rows], dtype=torch.float64) ** 2)
                for s in range(0, x.shape[0], chunk_rows))
-
-
-@contextlib.contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on one thread inside the block.
-
-    Many small operations (one per k) gain nothing from threads, and on a busy
-    machine the thread hand-offs cost more than the work (measured 14x slower
-    on 2 shared cores); the large products outside these blocks keep all threads.
-    """
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def kmeans_plusplus(x: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
