@@ -76,6 +76,16 @@ class RunAnswer:
     def best(self) -> SamplerRow:
         return min(self.rows, key=lambda r: r.fd)
 
+    def table_rows(self) -> list[tuple[str, float, float, float, float, float | None]]:
+        """(name, FD, FD / floor, precision, recall, void share or None): floor, samplers by FD, ceiling."""
+        floor, ceiling = self.floor, self.ceiling
+        rows = [("reconstruction (floor)", floor.fd, 1.0, floor.precision, floor.recall, None)]
+        rows += [(r.sampler, r.fd, r.fd_over_floor, r.precision, r.recall, r.void_share)
+                 for r in sorted(self.rows, key=lambda r: r.fd)]
+        rows.append(("shuffled pixels (ceiling)", ceiling.fd, ceiling.fd / floor.fd, ceiling.precision,
+                     ceiling.recall, None))
+        return rows
+
 
 @dataclass
 class QuestionResult:
@@ -90,14 +100,10 @@ class QuestionResult:
                      + (f", fact {a.fact:g}" if a.kind == "vae" else "") + f", epoch {a.epoch} ({a.run})",
                      f"intrinsic dimension of the training codes: TwoNN {a.intrinsic_dim.twonn:.1f}, "
                      f"MLE {a.intrinsic_dim.mle:.1f} ({a.intrinsic_dim.n_points} points); active units {au}",
-                     f"{'sampler':<16} {'FD':>9} {'x floor':>8} {'precision':>9} {'recall':>7} {'void share':>10}"]
-            lines.append(f"{'reconstruction':<16} {a.floor.fd:>9.3f} {1.0:>8.2f} {a.floor.precision:>9.3f} "
-                         f"{a.floor.recall:>7.3f} {'-':>10}")
-            for r in sorted(a.rows, key=lambda r: r.fd):
-                lines.append(f"{r.sampler:<16} {r.fd:>9.3f} {r.fd_over_floor:>8.2f} {r.precision:>9.3f} "
-                             f"{r.recall:>7.3f} {r.void_share:>10.3f}")
-            lines.append(f"{'shuffled pixels':<16} {a.ceiling.fd:>9.3f} {a.ceiling.fd / a.floor.fd:>8.2f} "
-                         f"{a.ceiling.precision:>9.3f} {a.ceiling.recall:>7.3f} {'-':>10}")
+                     f"{'sampler':<26} {'FD':>9} {'x floor':>8} {'precision':>9} {'recall':>7} {'void share':>10}"]
+            for name, fd, ratio, precision, recall, void in a.table_rows():
+                void_text = "-" if void is None else f"{void:.3f}"
+                lines.append(f"{name:<26} {fd:>9.3f} {ratio:>8.2f} {precision:>9.3f} {recall:>7.3f} {void_text:>10}")
             if a.paths is not None:
                 lines.append("paths: " + a.paths.sentence())
             lines.append(a.sentence)
@@ -114,13 +120,9 @@ class QuestionResult:
                        f"MLE {a.intrinsic_dim.mle:.1f}; active units {au}; void threshold {a.void_threshold:.3g}\n")
             out.append("| sampler | FD | x floor | precision | recall | void share |")
             out.append("|---|---:|---:|---:|---:|---:|")
-            out.append(f"| reconstruction (floor) | {a.floor.fd:.2f} | 1.00 | {a.floor.precision:.3f} | "
-                       f"{a.floor.recall:.3f} | - |")
-            for r in sorted(a.rows, key=lambda r: r.fd):
-                out.append(f"| {r.sampler} | {r.fd:.2f} | {r.fd_over_floor:.2f} | {r.precision:.3f} | "
-                           f"{r.recall:.3f} | {r.void_share:.3f} |")
-            out.append(f"| shuffled pixels (ceiling) | {a.ceiling.fd:.2f} | {a.ceiling.fd / a.floor.fd:.2f} | "
-                       f"{a.ceiling.precision:.3f} | {a.ceiling.recall:.3f} | - |")
+            for name, fd, ratio, precision, recall, void in a.table_rows():
+                void_text = "-" if void is None else f"{void:.3f}"
+                out.append(f"| {name} | {fd:.2f} | {ratio:.2f} | {precision:.3f} | {recall:.3f} | {void_text} |")
             if a.paths is not None:
                 out.append(f"\nPaths: {a.paths.sentence()}.")
             out.append(f"\n{a.sentence}\n")
