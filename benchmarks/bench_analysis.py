@@ -127,8 +127,8 @@ def section_tsne(z: np.ndarray, n: int, seed: int) -> dict:
     from sklearn.manifold import TSNE
 
     from zspace.analysis import TsneConfig, knn_preservation
-    from zspace.analysis.base import seeded_subsample
     from zspace.analysis.tsne import SPEC_VARIANTS, embed
+    from zspace.core.rows import seeded_subsample
 
     x = np.ascontiguousarray(z[seeded_subsample(len(z), n, seed)])
     cfg = TsneConfig(sample_size=n, seed=seed)
@@ -205,9 +205,10 @@ def main() -> int:
     os.environ.setdefault("MPLBACKEND", "Agg")
     sections = args.sections.split(",")
 
-    import torch  # noqa: F401  (imported before the baseline so library memory is not counted)
     import openTSNE  # noqa: F401
     import sklearn.cluster  # noqa: F401
+    import torch  # noqa: F401  (imported before the baseline so library memory is not counted)
+
     import zspace.analysis  # noqa: F401
     import zspace.plots.analysis_figures  # noqa: F401
 

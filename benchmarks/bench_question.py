@@ -27,10 +27,10 @@ from pathlib import Path
 
 os.environ.setdefault("ZSPACE_PROGRESS", "0")
 
-from zspace import io  # noqa: E402
+from zspace.core import io  # noqa: E402
 from zspace.models import ModelConfig  # noqa: E402
-from zspace.question import DEFAULT_SAMPLERS, question  # noqa: E402
-from zspace.train import TrainConfig, train  # noqa: E402
+from zspace.pipeline.train import TrainConfig, train  # noqa: E402
+from zspace.science.question import DEFAULT_SAMPLERS, question  # noqa: E402
 
 RUNS = {  # name -> (model kind, KL weight)
     "ae": ("ae", 1.0),

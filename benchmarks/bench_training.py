@@ -5,9 +5,9 @@ For each model (the seeds' CelebA model 96x96x3/z256 and the 28x28 model):
 * ``minimal loop``: the plainest correct PyTorch loop over the same model,
   batch size, loss and in-memory uint8 data (index, convert, forward,
   backward, Adam step). This is the baseline.
-* ``zspace trainer``: the trainer's own epoch (zspace.train._train_epoch:
+* ``zspace trainer``: the trainer's own epoch (zspace.pipeline.train._train_epoch:
   seeded shuffle, prefetching batch reader, loss terms, progress bar), with
-  the model in channels_last as ``zspace.train`` puts it.
+  the model in channels_last as ``zspace.pipeline.train`` puts it.
 * ``data pipeline``: zspace's batch reader + tensor conversion alone, reading
   from a memory-mapped uint8 .npy cache (what CelebA training reads), with no
   model: how many images/s it can deliver.
@@ -30,13 +30,13 @@ os.environ.setdefault("ZSPACE_PROGRESS", "0")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from zspace import rng  # noqa: E402
-from zspace.batches import iterate_batches, to_tensor  # noqa: E402
+from zspace.core import rng  # noqa: E402
+from zspace.core.device import select_device, use_all_cores  # noqa: E402
 from zspace.data import load_images  # noqa: E402
-from zspace.device import select_device, use_all_cores  # noqa: E402
-from zspace.losses import reconstruction_loss  # noqa: E402
 from zspace.models import ModelConfig, build_model  # noqa: E402
-from zspace.train import TrainConfig, _train_epoch  # noqa: E402
+from zspace.pipeline.batches import iterate_batches, to_tensor  # noqa: E402
+from zspace.pipeline.losses import reconstruction_loss  # noqa: E402
+from zspace.pipeline.train import TrainConfig, _train_epoch  # noqa: E402
 
 CASES = [
     ("celeba-like 96x96x3 AE z256", "shapes:96", ModelConfig(kind="ae", input_shape=(96, 96, 3), z_dim=256)),
@@ -102,7 +102,7 @@ def main() -> None:
         assert images.shape[1:] == config.input_shape, (images.shape, config.input_shape)
         rng.seed_everything(0)
         base_model = build_model(config).to(device)
-        zs_model = build_model(config).to(device, memory_format=torch.channels_last)  # as zspace.train does
+        zs_model = build_model(config).to(device, memory_format=torch.channels_last)  # as zspace.pipeline.train does
         warm = images[: args.batch_size]
         minimal_loop(base_model, warm, args.batch_size, device)
         zspace_epoch(zs_model, warm, args.batch_size, device)

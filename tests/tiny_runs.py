@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 from zspace.models import ModelConfig
-from zspace.train import TrainConfig, train
+from zspace.pipeline.train import TrainConfig, train
 
 os.environ.setdefault("ZSPACE_PROGRESS", "0")
 

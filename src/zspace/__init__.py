@@ -1,17 +1,17 @@
 """zspace: a latent-space laboratory for autoencoders.
 
-The API mirrors the command line, one module per step (data -> models ->
-train -> encode -> analysis)::
+The API mirrors the command line; every step is a function a notebook can call::
 
-    from zspace.train import TrainConfig, train
-    from zspace.models import ModelConfig
-    from zspace.encode import encode
+    import zspace
 
-    train(TrainConfig(data="shapes"), ModelConfig(kind="vae", z_dim=16), "runs/vae")
-    store = encode("runs/vae", split="test")
+    zspace.train(zspace.TrainConfig(data="shapes"), zspace.ModelConfig(kind="vae", z_dim=16), "runs/vae")
+    store = zspace.encode("runs/vae", split="test")        # a ZStore: z, mu, logvar, labels, factors
+    z, images = zspace.generate(zspace.open_run("runs/vae"), "normal", n=16)
 
-Names that do not clash with a module are also importable from the top level
-(lazily, so ``import zspace`` stays fast), e.g. ``zspace.ModelConfig``.
+The package is layered (docs/architecture.md): ``core`` < ``data``, ``models``
+< ``pipeline``, ``analysis`` < ``science`` < ``plots`` < ``report`` < ``demo``,
+``commands``, ``cli``. The names below are imported lazily, so ``import
+zspace`` stays fast.
 """
 
 from __future__ import annotations
@@ -23,10 +23,17 @@ __version__ = "0.1.0"
 
 #: public name -> module that defines it
 _API = {
+    "ZspaceError": "zspace.core.errors",
+    "load_images": "zspace.data",
     "ModelConfig": "zspace.models", "build_model": "zspace.models", "summarize": "zspace.models",
-    "TrainConfig": "zspace.train", "resume": "zspace.train", "open_run": "zspace.run",
-    "reconstruct": "zspace.generate", "load_images": "zspace.data", "load_zstore": "zspace.zstore",
-    "make_sampler": "zspace.samplers", "ZspaceError": "zspace.errors",
+    "TrainConfig": "zspace.pipeline.config", "train": "zspace.pipeline.train", "resume": "zspace.pipeline.train",
+    "open_run": "zspace.pipeline.run", "encode": "zspace.pipeline.encode", "reconstruct": "zspace.pipeline.generate",
+    "load_zstore": "zspace.pipeline.zstore",
+    "BatteryConfig": "zspace.analysis", "load_latents": "zspace.analysis", "run_battery": "zspace.analysis",
+    "make_sampler": "zspace.science.samplers", "fit_sampler": "zspace.science.latents",
+    "generate": "zspace.science.generation", "score": "zspace.science.quality.score",
+    "question": "zspace.science.question",
+    "ReportConfig": "zspace.report", "prepare_run": "zspace.report", "build_report": "zspace.report",
 }
 
 

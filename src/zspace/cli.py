@@ -2,7 +2,7 @@
 
 Each subcommand lives in :mod:`zspace.commands` as a module with
 ``add_parser(subparsers)`` and ``run(args) -> int``; :data:`COMMANDS` is the
-registry. A :class:`~zspace.errors.ZspaceError` is printed as
+registry. A :class:`~zspace.core.errors.ZspaceError` is printed as
 ``zspace: error: ...`` with exit status 2 and no traceback.
 """
 
@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-from zspace.errors import ZspaceError
+from zspace.core.errors import ZspaceError
 
 #: subcommand name -> module under zspace.commands
 COMMANDS: dict[str, str] = {

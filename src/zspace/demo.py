@@ -14,14 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zspace import io
-from zspace.analysis import BatteryConfig, TsneVariant
+from zspace.analysis import BatteryConfig
+from zspace.core import io
+from zspace.core.config import Config
+from zspace.core.log import get_logger
 from zspace.data.idx import is_available
-from zspace.log import get_logger
 from zspace.models import ModelConfig
+from zspace.pipeline.run import open_run
+from zspace.pipeline.train import TrainConfig, resume, train
 from zspace.report import ReportConfig, build_report, load_assets, prepare_run
-from zspace.run import open_run
-from zspace.train import TrainConfig, resume, train
 
 log = get_logger(__name__)
 
@@ -41,7 +42,7 @@ def default_data() -> str:
 
 
 @dataclass
-class DemoConfig:
+class DemoConfig(Config):
     """What the demo trains and analyses; :meth:`quick` is the few-minute variant.
 
     The full demo budget is ~15 minutes on 2 CPU cores; the models are
@@ -74,13 +75,12 @@ class DemoConfig:
                       "pca_tsne_components": (2,), **overrides})
 
     def report_config(self) -> ReportConfig:
-        battery = BatteryConfig(seed=self.seed)
+        """The report settings of the demo; ``seed`` is the demo's own."""
+        battery = BatteryConfig().with_tsne_points(self.tsne_n)
         variants = tuple(dataclasses.replace(v, n_iter=self.tsne_iterations) for v in battery.tsne.variants)
-        battery = dataclasses.replace(
-            battery, tsne=dataclasses.replace(battery.tsne, sample_size=self.tsne_n, variants=variants),
-            pca=dataclasses.replace(battery.pca, tsne_sample_size=self.tsne_n,
-                                    tsne_components=self.pca_tsne_components))
-        return ReportConfig(samplers=self.samplers, seed=self.seed, device=self.device, battery_config=battery,
+        battery = dataclasses.replace(battery, tsne=dataclasses.replace(battery.tsne, variants=variants),
+                                      pca=dataclasses.replace(battery.pca, tsne_components=self.pca_tsne_components))
+        return ReportConfig(samplers=self.samplers, seed=self.seed, device=self.device, battery=battery,
                             n_encode=self.n_encode, max_scatter_points=20000)
 
 
@@ -111,13 +111,13 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> dict[str, Any
         run_dirs.append(run_dir)
         assets = load_assets(open_run(run_dir))
         last = [r for r in assets.run.metrics() if "event" not in r][-1]
-        analyses = assets.analysis["analyses"]
+        headlines = assets.analysis["headlines"]
         summary["models"][model.name] = {
             "kind": model.kind, "fact": model.fact, "epochs": last["epoch"], "val_loss": last["val"],
-            "radius_peak": analyses["radius"]["histograms"][0]["peak_radius"],
-            "radius_w1_to_chi": analyses["radius"]["wasserstein1_to_chi"],
-            "elbow_k": analyses["inertia"]["elbow_k"],
-            "active_units": analyses.get("vae", {}).get("active_units"),
+            "radius_peak": headlines["radius"]["peak_radius"],
+            "radius_w1_to_chi": headlines["radius"]["wasserstein1_to_chi"],
+            "elbow_k": headlines["inertia"]["elbow_k"],
+            "active_units": headlines.get("vae", {}).get("active_units"),
         }
     summary["report"] = str(build_report(run_dirs, out / "report.html", config.samplers,
                                          title=f"zspace demo on {data}"))

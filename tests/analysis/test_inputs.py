@@ -7,7 +7,7 @@ import pytest
 
 from zspace.analysis import from_arrays, load_latents
 from zspace.cli import main
-from zspace.errors import ZspaceError
+from zspace.core.errors import ZspaceError
 
 
 def gaussian(n=50, d=4, seed=0):

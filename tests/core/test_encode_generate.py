@@ -6,12 +6,13 @@ import torch
 from PIL import Image
 
 from zspace.data import load_images
-from zspace.encode import encode
-from zspace.generate import generate, reconstruct
+from zspace.pipeline.encode import encode
+from zspace.pipeline.generate import reconstruct
+from zspace.science.generation import generate
+from zspace.pipeline.run import open_run
+from zspace.pipeline.zstore import load_zstore
 from zspace.plots.grids import save_reconstruction_grid
-from zspace.run import open_run
-from zspace.samplers import load_sampler, make_sampler
-from zspace.zstore import load_zstore
+from zspace.science.samplers import load_sampler, make_sampler
 
 
 def test_encode_vae_writes_z_mu_logvar_labels_factors(vae_run, tmp_path):

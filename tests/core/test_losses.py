@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from zspace.losses import kl_loss, reconstruction_loss
+from zspace.pipeline.losses import kl_loss, reconstruction_loss
 
 
 def test_bce_summed_per_image_and_averaged_over_batch():

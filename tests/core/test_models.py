@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from zspace.errors import ZspaceError
+from zspace.core.errors import ZspaceError
 from zspace.models import ModelConfig, build_model, summarize
 
 # SPEC section 2, in millions: (kind, z_dim, extra_dense) -> (encoder, decoder or None)

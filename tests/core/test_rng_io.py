@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from zspace import io, rng
+from zspace.core import io, rng
 
 
 def _draws():

@@ -5,15 +5,14 @@ import json
 import math
 
 import numpy as np
-from PIL import Image
-
 import pytest
+from PIL import Image
 from safetensors.torch import load_file
 
-from zspace import checkpoint, train as train_module
-from zspace.errors import ZspaceError
-from zspace.run import open_run
-from zspace.train import EpochMetrics, resume, train
+from zspace.core.errors import ZspaceError
+from zspace.pipeline import checkpoint
+from zspace.pipeline.run import open_run
+from zspace.pipeline.train import EpochMetrics, Trainer, diverged, resume, train
 
 
 def _weights(run_dir, epoch):
@@ -56,17 +55,17 @@ def test_resume_from_earlier_epoch_drops_later_metrics(tmp_path, tiny_configs):
 
 
 def test_divergence_guard_restores_last_good_epoch_and_lowers_lr(tmp_path, monkeypatch, tiny_configs):
-    real_epoch = train_module._train_epoch
+    real_epoch = Trainer.train_epoch
     calls = {"n": 0}
 
-    def flaky_epoch(model, optimizer, scaler, images, config, epoch, device, autocast_dtype):
+    def flaky_epoch(self, images, epoch):
         calls["n"] += 1
-        result = real_epoch(model, optimizer, scaler, images, config, epoch, device, autocast_dtype)
+        result = real_epoch(self, images, epoch)
         if epoch == 2 and calls["n"] == 2:  # the first attempt at epoch 2 blows up
             return EpochMetrics(float("nan"), float("nan"), 0.0)
         return result
 
-    monkeypatch.setattr(train_module, "_train_epoch", flaky_epoch)
+    monkeypatch.setattr(Trainer, "train_epoch", flaky_epoch)
     run_dir = tmp_path / "r"
     train(*tiny_configs("vae", epochs=3), run_dir)
     records = open_run(run_dir).metrics()
@@ -81,13 +80,13 @@ def test_divergence_guard_restores_last_good_epoch_and_lowers_lr(tmp_path, monke
 
 
 def test_loss_jump_counts_as_divergence():
-    assert train_module._diverged(EpochMetrics(10.0, 10.0, 0.0), best=5.0, factor=1.5) is not None
-    assert train_module._diverged(EpochMetrics(7.0, 7.0, 0.0), best=5.0, factor=1.5) is None
-    assert train_module._diverged(EpochMetrics(float("inf"), 1.0, 0.0), best=None, factor=1.5) is not None
+    assert diverged(EpochMetrics(10.0, 10.0, 0.0), best=5.0, factor=1.5) is not None
+    assert diverged(EpochMetrics(7.0, 7.0, 0.0), best=5.0, factor=1.5) is None
+    assert diverged(EpochMetrics(float("inf"), 1.0, 0.0), best=None, factor=1.5) is not None
 
 
 def test_repeated_divergence_stops_with_clear_error(tmp_path, monkeypatch, tiny_configs):
-    monkeypatch.setattr(train_module, "_train_epoch", lambda *a, **k: EpochMetrics(float("nan"), float("nan"), 0.0))
+    monkeypatch.setattr(Trainer, "train_epoch", lambda *a, **k: EpochMetrics(float("nan"), float("nan"), 0.0))
     with pytest.raises(ZspaceError, match="diverged .* recoveries"):
         train(*tiny_configs("ae", epochs=2, max_recoveries=2), tmp_path / "r")
 

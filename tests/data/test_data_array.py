@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from zspace.core.errors import ZspaceError
 from zspace.data import load_images
-from zspace.errors import ZspaceError
 
 
 def test_uint8_array_is_memory_mapped_and_split_90_10(tmp_path):

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from zspace.core.errors import ZspaceError
 from zspace.data import idx, load_images
-from zspace.errors import ZspaceError
 
 FILES = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
          "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"]

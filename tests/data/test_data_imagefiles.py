@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from zspace.core.errors import ZspaceError
 from zspace.data import cache, imagefiles, load_images
-from zspace.errors import ZspaceError
+
 
 # Image i is a flat colour; JPEG keeps flat colours within a few levels.
 def colour_of(i: int) -> tuple[int, int, int]:

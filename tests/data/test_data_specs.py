@@ -1,7 +1,7 @@
 import pytest
 
+from zspace.core.errors import ZspaceError
 from zspace.data import SOURCES, load_images, parse_spec
-from zspace.errors import ZspaceError
 
 
 @pytest.mark.parametrize("spec,expected", [

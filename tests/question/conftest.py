@@ -18,7 +18,7 @@ def _one_core():
 
     The models here are tiny: on a shared 2-core machine, intra-op threads only
     add synchronisation (measured 10x slower than one thread under load);
-    zspace.device.use_all_cores() then picks one thread.
+    zspace.core.device.use_all_cores() then picks one thread.
     """
     if not hasattr(os, "sched_setaffinity"):
         yield

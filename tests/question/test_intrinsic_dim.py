@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zspace.analysis.intrinsic_dim import intrinsic_dimension
+from zspace.science.intrinsic_dim import intrinsic_dimension
 
 AMBIENT = 256
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zspace.quality.frechet import frechet_distance, frechet_distance_from_stats
-from zspace.quality.precision_recall import precision_recall, realism, knn_radii
+from zspace.science.quality.frechet import frechet_distance, frechet_distance_from_stats
+from zspace.science.quality.precision_recall import knn_radii, precision_recall, realism
 
 
 def cloud(n=2000, d=16, seed=0):

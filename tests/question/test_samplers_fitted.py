@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 
 from zspace.cli import main
-from zspace.errors import ZspaceError
-from zspace.generate import generate
-from zspace.latents import fit_sampler, training_latents
-from zspace.run import open_run
-from zspace.samplers import SAMPLERS, load_sampler, make_sampler
+from zspace.core.errors import ZspaceError
+from zspace.science.generation import generate
+from zspace.pipeline.run import open_run
+from zspace.science.latents import fit_sampler, training_latents
+from zspace.science.samplers import SAMPLERS, load_sampler, make_sampler
 
 
 def correlated_cloud(n=20000, seed=0):
@@ -142,7 +142,7 @@ def test_cli_fit_sampler_then_generate(ae_run, tmp_path, capsys):
 def test_a_sampler_fitted_to_another_epoch_is_refitted(ae_run):
     import json as _json
 
-    from zspace.latents import fitted_sampler
+    from zspace.science.latents import fitted_sampler
 
     fit_sampler(ae_run, "full-gauss", epoch=1, device="cpu")
     meta = ae_run / "samplers" / "full-gauss" / "sampler.json"

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from zspace.cli import main
-from zspace.quality.features import FeatureNetConfig
-from zspace.quality.score import CEILING, FLOOR, Scorer, score
-from zspace.question import answer_run
+from zspace.science.quality.features import FeatureNetConfig
+from zspace.science.quality.score import CEILING, FLOOR, Scorer, score
+from zspace.science.question import answer_run
 
 QUICK_FEATURES = FeatureNetConfig(epochs=3, max_train_images=3000, batch_size=32)
 
@@ -69,7 +69,7 @@ def test_question_answer_on_a_run(vae_run):
 
 
 def test_cli_question_prints_the_table(ae_run, tmp_path, capsys, monkeypatch):
-    import zspace.question as q
+    import zspace.science.question as q
 
     monkeypatch.setattr(q, "Scorer", lambda *a, **k: Scorer(*a, **{**k, "feature_config": QUICK_FEATURES}))
     md = tmp_path / "q.md"
@@ -81,9 +81,9 @@ def test_cli_question_prints_the_table(ae_run, tmp_path, capsys, monkeypatch):
 
 
 def test_reading_names_a_sampler_that_decodes_well_from_voids():
-    from zspace.analysis.intrinsic_dim import IntrinsicDimResult
-    from zspace.quality.score import QualityRow
-    from zspace.question import RunAnswer, SamplerRow, reading
+    from zspace.science.intrinsic_dim import IntrinsicDimResult
+    from zspace.science.quality.score import QualityRow
+    from zspace.science.question import RunAnswer, SamplerRow, reading
 
     row = lambda name, fd, void: SamplerRow(name, 100, fd, fd / 2.0, 0.5, 0.5, void, 1.0)  # noqa: E731
     floor = QualityRow(FLOOR, 100, 2.0, 0.9, 0.9, 1.2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zspace.voids import VoidReference, void_share
+from zspace.science.voids import VoidReference, void_share
 
 
 def test_training_points_themselves_are_rarely_in_voids():

@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from zspace.analysis import BatteryConfig, TsneVariant
 from tiny_runs import train_tiny
+from zspace.analysis import BatteryConfig, TsneVariant
 from zspace.report import ReportConfig, prepare_run
 
 os.environ.setdefault("ZSPACE_PROGRESS", "0")
@@ -21,7 +21,7 @@ def fast_report_config() -> ReportConfig:
         battery, tsne=dataclasses.replace(battery.tsne, sample_size=300, variants=(TsneVariant(12.0, 30.0, 250),)),
         pca=dataclasses.replace(battery.pca, tsne_sample_size=300))
     return ReportConfig(samplers=("normal", "uniform:2"), n_generated=12, n_reconstructed=8, device="cpu",
-                        battery_config=battery)
+                        battery=battery)
 
 
 @pytest.fixture(name="fast_report_config")

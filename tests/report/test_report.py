@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -13,10 +12,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from zspace.pipeline.zstore import load_zstore
 from zspace.report import build_report, prepare_run
 from zspace.report.figures import scatter
 from zspace.report.html import Page, script_json
-from zspace.zstore import load_zstore
 
 HOSTILE = "<script>alert(1)</script>"
 

@@ -15,14 +15,15 @@ import dataclasses
 
 import numpy as np
 
-from zspace.analysis.base import AnalysisResult, array_field
+from zspace.core.config import Config
+from zspace.core.results import Result
 
 #: IQR of a unit Gaussian; IQR / this = sigma for Gaussian data
 GAUSSIAN_IQR = 1.3489795003921634
 
 
 @dataclasses.dataclass
-class AxisDensityConfig:
+class AxisDensityConfig(Config):
     """Settings of :func:`axis_density`.
 
     Parameters
@@ -59,7 +60,7 @@ class FlaggedAxis:
 
 
 @dataclasses.dataclass
-class AxisDensityResult(AnalysisResult):
+class AxisDensityResult(Result):
     """Per-axis histograms, centres, widths and the table of unusual axes.
 
     Attributes

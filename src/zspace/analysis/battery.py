@@ -1,9 +1,11 @@
 """The analysis battery: a registry of analyses and :func:`run_battery`, which runs a selection.
 
-Each step reads checked input (:class:`~zspace.analysis.inputs.LatentInput`),
-returns a result, and has its figures drawn by :mod:`zspace.plots.analysis_figures`.
-``analysis.json`` is rewritten (atomically) after every step, with
-``"complete": false`` until the last one, so an interrupted run keeps what it finished.
+Each step reads checked input (:class:`~zspace.analysis.inputs.LatentInput`) and
+returns a result. ``analysis.json`` is rewritten (atomically) after every step,
+with ``"complete": false`` until the last one, so an interrupted run keeps what
+it finished. Figures are drawn by the caller's ``draw`` function (the
+presentation layer's :func:`zspace.plots.analysis_figures.draw`): this layer
+computes, it never imports a plotting module.
 """
 
 from __future__ import annotations
@@ -11,10 +13,9 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from zspace.analysis.axes import AxisDensityConfig, axis_density
-from zspace.analysis.base import AnalysisResult
 from zspace.analysis.clustering import InertiaConfig, inertia_curve
 from zspace.analysis.inputs import LatentInput
 from zspace.analysis.pca import PcaConfig, pca_analysis
@@ -23,10 +24,12 @@ from zspace.analysis.radius import RadiusConfig, radius_density
 from zspace.analysis.scatter2d import Scatter2dConfig, scatter_2d
 from zspace.analysis.tsne import TsneConfig, tsne_maps
 from zspace.analysis.vae_stats import VaeStatsConfig, vae_statistics
-from zspace.errors import ZspaceError
-from zspace.io import atomic_path, to_jsonable, write_json
-from zspace.log import get_logger
-from zspace.progress import progress
+from zspace.core.config import Config
+from zspace.core.errors import ZspaceError
+from zspace.core.io import atomic_path, to_jsonable, write_json
+from zspace.core.log import get_logger
+from zspace.core.progress import progress
+from zspace.core.results import Result
 
 log = get_logger(__name__)
 
@@ -34,11 +37,16 @@ log = get_logger(__name__)
 SCHEMA = "zspace.analysis/1"
 
 
-@dataclasses.dataclass
-class BatteryConfig:
-    """Settings of every analysis, plus the seed and figure options shared by all.
+#: draws one analysis result: (name, result, labels array or None) -> {file stem: figure with .savefig}
+DrawFunction = Callable[[str, Result, Any], Mapping[str, Any]]
 
-    ``seed`` overrides the seeds of the seeded analyses (inertia, t-SNE).
+
+@dataclasses.dataclass
+class BatteryConfig(Config):
+    """Settings of every analysis, plus the figure options shared by all.
+
+    No seed: :func:`run_battery` takes the one seed of its caller and passes it
+    to every seeded analysis (k-means, t-SNE, PCA maps).
     """
 
     axes: AxisDensityConfig = dataclasses.field(default_factory=AxisDensityConfig)
@@ -49,14 +57,13 @@ class BatteryConfig:
     tsne: TsneConfig = dataclasses.field(default_factory=TsneConfig)
     vae: VaeStatsConfig = dataclasses.field(default_factory=VaeStatsConfig)
     scatter2d: Scatter2dConfig = dataclasses.field(default_factory=Scatter2dConfig)
-    seed: int = 0
     figures: bool = True
     figure_dpi: int = 110
 
-    def seeded(self) -> "BatteryConfig":
-        """A copy whose seeded analyses use ``self.seed``."""
-        return dataclasses.replace(self, inertia=dataclasses.replace(self.inertia, seed=self.seed),
-                                   tsne=dataclasses.replace(self.tsne, seed=self.seed))
+    def with_tsne_points(self, n: int) -> "BatteryConfig":
+        """A copy whose t-SNE maps (of z and of the leading PCA components) embed ``n`` points."""
+        return dataclasses.replace(self, tsne=dataclasses.replace(self.tsne, sample_size=n),
+                                   pca=dataclasses.replace(self.pca, tsne_sample_size=n))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,13 +74,13 @@ class Analysis:
     ----------
     title : str
         What it is, with its SPEC item.
-    run : callable (LatentInput, BatteryConfig, finished results) -> AnalysisResult
+    run : callable (LatentInput, BatteryConfig, seed, finished results) -> Result
     needs : callable LatentInput -> str or None
         Why the analysis cannot run on this input, or None when it can.
     """
 
     title: str
-    run: Callable[[LatentInput, BatteryConfig, dict[str, AnalysisResult]], AnalysisResult]
+    run: Callable[[LatentInput, BatteryConfig, int, dict[str, Result]], Result]
     needs: Callable[[LatentInput], str | None] = lambda latents: None
 
 
@@ -85,21 +92,21 @@ def _needs_tsne_points(latents: LatentInput) -> str | None:
 #: analysis name -> Analysis, in the order they run
 ANALYSES: dict[str, Analysis] = {
     "axes": Analysis("SPEC 4.1 number density along each axis",
-                     lambda x, c, done: axis_density(x.z, c.axes)),
+                     lambda x, c, seed, done: axis_density(x.z, c.axes)),
     "radius": Analysis("SPEC 4.2 number density against radius, vs chi_d",
-                       lambda x, c, done: radius_density(x.z, c.radius)),
+                       lambda x, c, seed, done: radius_density(x.z, c.radius)),
     "inertia": Analysis("SPEC 4.3 k-means inertia curve and elbow",
-                        lambda x, c, done: inertia_curve(x.z, c.inertia)),
+                        lambda x, c, seed, done: inertia_curve(x.z, c.inertia, seed)),
     "pca": Analysis("SPEC 4.5 PCA spectrum and t-SNE of leading components",
-                    lambda x, c, done: pca_analysis(x.z, c.pca, c.tsne)),
+                    lambda x, c, seed, done: pca_analysis(x.z, c.pca, c.tsne, seed)),
     "planes": Analysis("SPEC 4.6 plane projections with zoom series",
-                       lambda x, c, done: plane_views(x.z, c.planes, done.get("pca"))),
-    "tsne": Analysis("SPEC 4.4 t-SNE maps", lambda x, c, done: tsne_maps(x.z, c.tsne), _needs_tsne_points),
+                       lambda x, c, seed, done: plane_views(x.z, c.planes, done.get("pca"))),
+    "tsne": Analysis("SPEC 4.4 t-SNE maps", lambda x, c, seed, done: tsne_maps(x.z, c.tsne, seed), _needs_tsne_points),
     "vae": Analysis("SPEC 4.7 VAE variational statistics",
-                    lambda x, c, done: vae_statistics(x.z, x.mu, x.logvar, c.vae),
+                    lambda x, c, seed, done: vae_statistics(x.z, x.mu, x.logvar, c.vae),
                     lambda x: None if x.has_vae else "the input has no mu/logvar (not a VAE Z.npz)"),
     "scatter2d": Analysis("SPEC 4.9 labelled scatter of a 2-D latent space",
-                          lambda x, c, done: scatter_2d(x.z, x.labels, c.scatter2d),
+                          lambda x, c, seed, done: scatter_2d(x.z, x.labels, c.scatter2d),
                           lambda x: None if x.dim == 2 else f"d = {x.dim}, not 2"),
 }
 
@@ -132,7 +139,7 @@ def select(only: list[str] | None, latents: LatentInput) -> tuple[list[str], dic
 
 
 def run_battery(latents: LatentInput, out_dir: str | Path | None = None, config: BatteryConfig | None = None,
-                only: list[str] | None = None) -> dict[str, Any]:
+                only: list[str] | None = None, draw: DrawFunction | None = None, seed: int = 0) -> dict[str, Any]:
     """Run the selected analyses on checked input and write analysis.json and the PNGs.
 
     Parameters
@@ -144,32 +151,41 @@ def run_battery(latents: LatentInput, out_dir: str | Path | None = None, config:
     config : BatteryConfig, optional
     only : list of str, optional
         Names from :data:`ANALYSES`; default all that apply to the input.
+    draw : callable, optional
+        Figures of one result, saved as ``out_dir/<stem>.png`` when ``config.figures``
+        (e.g. :func:`zspace.plots.analysis_figures.draw`); no figures when None.
+    seed : int, default 0
+        Seeds every seeded analysis (subsamples, k-means, t-SNE).
 
     Returns
     -------
     dict
-        ``{"results": {name: AnalysisResult}, "report": the analysis.json content}``
+        ``{"results": {name: Result}, "report": the analysis.json content}``
     """
-    cfg = (config or BatteryConfig()).seeded()
+    cfg = config or BatteryConfig()
     names, skipped = select(only, latents)
     out = Path(out_dir) if out_dir is not None else None
-    results: dict[str, AnalysisResult] = {}
+    results: dict[str, Result] = {}
     report: dict[str, Any] = {
         "schema": SCHEMA, "complete": False, "input": latents.summary(),
         "config": {name: to_jsonable(getattr(cfg, name)) for name in names},
-        "seed": cfg.seed, "analyses": {}, "skipped": skipped, "figures": {}, "seconds": {},
+        "seed": seed, "analyses": {}, "headlines": {}, "scatters": {}, "skipped": skipped, "figures": {},
+        "seconds": {},
     }
     steps = progress(names, desc="analyze", unit="analysis")
     for name in steps:
         steps.set_postfix_str(name)
         start = time.perf_counter()
-        results[name] = ANALYSES[name].run(latents, cfg, results)
+        results[name] = ANALYSES[name].run(latents, cfg, seed, results)
         report["seconds"][name] = round(time.perf_counter() - start, 3)
         report["analyses"][name] = results[name].to_json()
+        report["headlines"][name] = to_jsonable(results[name].headline())
+        report["scatters"][name] = {key: {"n_points": len(s.points), "replaces_figure": s.replaces_figure}
+                                    for key, s in results[name].scatters().items()}
         if out is not None:
-            if cfg.figures:
+            if cfg.figures and draw is not None:
                 start = time.perf_counter()
-                report["figures"][name] = _save_figures(name, results[name], latents, out, cfg.figure_dpi)
+                report["figures"][name] = _save_figures(draw(name, results[name], latents.labels), out, cfg.figure_dpi)
                 report["seconds"][f"{name}_figures"] = round(time.perf_counter() - start, 3)
             write_json(out / "analysis.json", report)
         log.info("%s done in %.1f s", name, report["seconds"][name])
@@ -179,11 +195,9 @@ def run_battery(latents: LatentInput, out_dir: str | Path | None = None, config:
     return {"results": results, "report": report}
 
 
-def _save_figures(name: str, result: AnalysisResult, latents: LatentInput, out: Path, dpi: int) -> list[str]:
-    from zspace.plots.analysis_figures import FIGURES
-
+def _save_figures(figures: Mapping[str, Any], out: Path, dpi: int) -> list[str]:
     files = []
-    for stem, fig in FIGURES[name](result, latents.labels).items():
+    for stem, fig in figures.items():
         path = out / f"{stem}.png"
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=dpi)

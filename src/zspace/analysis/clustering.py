@@ -30,13 +30,15 @@ import dataclasses
 import numpy as np
 import torch
 
-from zspace.analysis.base import AnalysisResult, seeded_subsample
-from zspace.device import one_thread
-from zspace.progress import progress
+from zspace.core.config import Config
+from zspace.core.device import one_thread
+from zspace.core.progress import progress
+from zspace.core.results import Result
+from zspace.core.rows import seeded_subsample
 
 
 @dataclasses.dataclass
-class InertiaConfig:
+class InertiaConfig(Config):
     """Settings of :func:`inertia_curve`.
 
     Parameters
@@ -55,7 +57,6 @@ class InertiaConfig:
         Stop the subsample iterations when inertia falls by less than this fraction.
     full_data_iter : int, default 2
         Lloyd updates on all points after the subsample fit.
-    seed : int, default 0
     chunk_rows : int, default 4096
         Rows per matrix product; temporary memory is chunk_rows x sum(k_values) floats
         (4096 x 1640 x 4 B = 27 MB for the default k values).
@@ -68,12 +69,11 @@ class InertiaConfig:
     max_iter_sample: int = 50
     tol: float = 1e-4
     full_data_iter: int = 2
-    seed: int = 0
     chunk_rows: int = 4096
 
 
 @dataclasses.dataclass
-class InertiaResult(AnalysisResult):
+class InertiaResult(Result):
     """Inertia per k on all N points, and the elbow.
 
     Attributes
@@ -96,14 +96,21 @@ class InertiaResult(AnalysisResult):
     fit_method: str
     seed: int
 
+    def headline(self) -> dict[str, int]:
+        """The elbow of the inertia curve."""
+        return {"elbow_k": self.elbow_k}
 
-def inertia_curve(z: np.ndarray, config: InertiaConfig | None = None, show_progress: bool = True) -> InertiaResult:
+
+def inertia_curve(z: np.ndarray, config: InertiaConfig | None = None, seed: int = 0,
+                  show_progress: bool = True) -> InertiaResult:
     """k-means inertia for each k in ``config.k_values``, exact on all points.
 
     Parameters
     ----------
     z : numpy.ndarray, float32, shape (N, d)
     config : InertiaConfig, optional
+    seed : int, default 0
+        Seeds the subsamples and the k-means++ draws.
     show_progress : bool
         Draw progress bars for seeding and the Lloyd passes.
 
@@ -115,9 +122,9 @@ def inertia_curve(z: np.ndarray, config: InertiaConfig | None = None, show_progr
     n = z.shape[0]
     k_values = [int(k) for k in cfg.k_values if 1 <= k <= n]
     x_all = torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32))
-    sample_idx = seeded_subsample(n, cfg.fit_sample_size, cfg.seed)
+    sample_idx = seeded_subsample(n, cfg.fit_sample_size, seed)
     x_sample = x_all[torch.from_numpy(sample_idx)] if len(sample_idx) < n else x_all
-    init_idx = seeded_subsample(len(x_sample), cfg.init_sample_size, cfg.seed + 1)
+    init_idx = seeded_subsample(len(x_sample), cfg.init_sample_size, seed + 1)
     x_init = x_sample[torch.from_numpy(init_idx)] if len(init_idx) < len(x_sample) else x_sample
 
     def bar(iterable, desc):
@@ -126,7 +133,7 @@ def inertia_curve(z: np.ndarray, config: InertiaConfig | None = None, show_progr
     # n_init seedings per k; Lloyd on the subsample for all of them at once, then the best per k goes on
     runs = [(i, r) for i in range(len(k_values)) for r in range(cfg.n_init)]
     with one_thread():
-        centres = [kmeans_plusplus(x_init, k_values[i], torch.Generator().manual_seed(cfg.seed * 100003 + 1000 * r
+        centres = [kmeans_plusplus(x_init, k_values[i], torch.Generator().manual_seed(seed * 100003 + 1000 * r
                                                                                        + k_values[i]))
                    for i, r in bar(runs, "inertia: k-means++")]
     # each run stops on its own tolerance
@@ -160,7 +167,7 @@ def inertia_curve(z: np.ndarray, config: InertiaConfig | None = None, show_progr
                    f"(tol {cfg.tol:g}, <= {cfg.max_iter_sample} it) on a seeded subsample of {len(sample_idx)} points, "
                    f"then {cfg.full_data_iter} Lloyd updates and an exact inertia evaluation on all points "
                    "(float32 products, float64 sums)",
-        seed=cfg.seed)
+        seed=seed)
 
 
 def lloyd_pass(x: torch.Tensor, centres: list[torch.Tensor], chunk_rows: int = 4096,

@@ -11,7 +11,7 @@ Accepted files
 Files are read with ``allow_pickle=False``: a file with Python objects in it
 is refused, never unpickled. Rows with a NaN or infinity in ``z`` (or in
 ``mu``/``logvar``) are dropped and counted; everything else that is wrong is a
-:class:`~zspace.errors.ZspaceError` with a one-line message.
+:class:`~zspace.core.errors.ZspaceError` with a one-line message.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from zspace.analysis.base import row_chunks
-from zspace.errors import ZspaceError
-from zspace.log import get_logger
+from zspace.core.errors import ZspaceError
+from zspace.core.log import get_logger
+from zspace.core.rows import row_chunks
 
 log = get_logger(__name__)
 

@@ -12,20 +12,22 @@ import dataclasses
 
 import numpy as np
 
-from zspace.analysis.base import AnalysisResult, array_field, row_chunks, seeded_subsample
 from zspace.analysis.tsne import TsneConfig, TsneResult, embed, method_note
-from zspace.progress import progress
+from zspace.core.config import Config
+from zspace.core.progress import progress
+from zspace.core.results import Result, Scatter, array_field
+from zspace.core.rows import row_chunks, seeded_subsample
 
 
 @dataclasses.dataclass
-class PcaConfig:
+class PcaConfig(Config):
     """Settings of :func:`pca_analysis`.
 
     Parameters
     ----------
     tsne_components : tuple of int, default (2, 4, 10)
         t-SNE maps of the leading m components (SPEC 4.5); m >= d is skipped.
-        The maps use the seed, first variant and other settings of the t-SNE config.
+        The maps use the first variant and other settings of the t-SNE config.
     tsne_sample_size : int, default 5000
         Points in these maps (seeded subsample). A quarter of the t-SNE default:
         maps of 2 to 10 input dimensions cost more per point than maps of z
@@ -42,7 +44,7 @@ class PcaConfig:
 
 
 @dataclasses.dataclass
-class PcaResult(AnalysisResult):
+class PcaResult(Result):
     """Principal components of z.
 
     Attributes
@@ -68,6 +70,10 @@ class PcaResult(AnalysisResult):
     tsne: TsneResult | None = None
     mean: np.ndarray = array_field()
     components: np.ndarray = array_field()
+
+    def scatters(self) -> dict[str, Scatter]:
+        """The t-SNE maps of the leading components (``tsne_pca2``, ...), when they were made."""
+        return self.tsne.scatters() if self.tsne is not None else {}
 
 
 def fit_pca(z: np.ndarray, variance_levels: tuple[float, ...] = PcaConfig.variance_levels) -> PcaResult:
@@ -130,7 +136,7 @@ def project(z: np.ndarray, pca: PcaResult, components: list[int] | np.ndarray) -
 
 
 def pca_analysis(z: np.ndarray, config: PcaConfig | None = None, tsne_config: TsneConfig | None = None,
-                 show_progress: bool = True) -> PcaResult:
+                 seed: int = 0, show_progress: bool = True) -> PcaResult:
     """PCA spectrum of ``z`` and t-SNE maps of its leading components.
 
     Parameters
@@ -138,8 +144,10 @@ def pca_analysis(z: np.ndarray, config: PcaConfig | None = None, tsne_config: Ts
     z : numpy.ndarray, float32, shape (N, d)
     config : PcaConfig, optional
     tsne_config : TsneConfig, optional
-        Sample size, seed and (first) variant for the maps; pass a config with
+        Settings and (first) variant for the maps; pass a config with
         ``variants=()`` or ``PcaConfig(tsne_components=())`` to skip them.
+    seed : int, default 0
+        Seeds the subsample and the maps.
 
     Returns
     -------
@@ -149,11 +157,11 @@ def pca_analysis(z: np.ndarray, config: PcaConfig | None = None, tsne_config: Ts
     tcfg = dataclasses.replace(tsne_config or TsneConfig(), sample_size=cfg.tsne_sample_size)
     result = fit_pca(z, cfg.variance_levels)
     wanted = [m for m in cfg.tsne_components if 1 <= m < z.shape[1]]
-    index = seeded_subsample(z.shape[0], tcfg.sample_size, tcfg.seed)
+    index = seeded_subsample(z.shape[0], tcfg.sample_size, seed)
     if wanted and tcfg.variants and len(index) >= tcfg.min_points:
         coords = project(z[index], result, list(range(max(wanted))))
         ms = progress(wanted, desc="t-SNE of PCA", unit="map", leave=False) if show_progress else wanted
-        maps = [embed(np.ascontiguousarray(coords[:, :m]), tcfg.variants[0], tcfg, name=f"pca{m}") for m in ms]
-        result.tsne = TsneResult(n_points_total=z.shape[0], n_points_embedded=len(index), seed=tcfg.seed,
+        maps = [embed(np.ascontiguousarray(coords[:, :m]), tcfg.variants[0], tcfg, seed, name=f"pca{m}") for m in ms]
+        result.tsne = TsneResult(n_points_total=z.shape[0], n_points_embedded=len(index), seed=seed,
                                  method=method_note(tcfg), maps=maps, sample_index=index)
     return result

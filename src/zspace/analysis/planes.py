@@ -13,12 +13,13 @@ import dataclasses
 
 import numpy as np
 
-from zspace.analysis.base import AnalysisResult, array_field
 from zspace.analysis.pca import PcaResult, fit_pca, project
+from zspace.core.config import Config
+from zspace.core.results import Result, Scatter, array_field
 
 
 @dataclasses.dataclass
-class PlanesConfig:
+class PlanesConfig(Config):
     """Settings of :func:`plane_views`.
 
     Parameters
@@ -66,13 +67,17 @@ class PlaneView:
 
 
 @dataclasses.dataclass
-class PlanesResult(AnalysisResult):
+class PlanesResult(Result):
     """All plane views; pairs that do not fit d are listed in ``skipped``."""
 
     n_points: int
     numbering: str
     views: list[PlaneView]
     skipped: list[str]
+
+    def scatters(self) -> dict[str, Scatter]:
+        """Every plane as ``plane_<view name>``, all input rows."""
+        return {f"plane_{v.name}": Scatter(v.points, np.arange(len(v.points), dtype=np.int64)) for v in self.views}
 
 
 def plane_views(z: np.ndarray, config: PlanesConfig | None = None, pca: PcaResult | None = None) -> PlanesResult:

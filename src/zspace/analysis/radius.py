@@ -17,11 +17,13 @@ import dataclasses
 import numpy as np
 from scipy import stats
 
-from zspace.analysis.base import AnalysisResult, array_field, row_chunks
+from zspace.core.config import Config
+from zspace.core.results import Result, array_field
+from zspace.core.rows import row_chunks
 
 
 @dataclasses.dataclass
-class RadiusConfig:
+class RadiusConfig(Config):
     """Settings of :func:`radius_density`.
 
     Parameters
@@ -79,7 +81,7 @@ class Shell:
 
 
 @dataclasses.dataclass
-class RadiusResult(AnalysisResult):
+class RadiusResult(Result):
     """Radius statistics of the cloud and their chi_d counterparts (radii in z units)."""
 
     n_points: int
@@ -98,6 +100,10 @@ class RadiusResult(AnalysisResult):
     ks_to_chi: float
     distance_note: str
     radii: np.ndarray = array_field()
+
+    def headline(self) -> dict[str, float]:
+        """Peak of the first histogram (z units) and the distance to the chi_d curve."""
+        return {"peak_radius": self.histograms[0].peak_radius, "wasserstein1_to_chi": self.wasserstein1_to_chi}
 
 
 def radii(z: np.ndarray) -> np.ndarray:

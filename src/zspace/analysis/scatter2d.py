@@ -6,16 +6,17 @@ import dataclasses
 
 import numpy as np
 
-from zspace.analysis.base import AnalysisResult, array_field
+from zspace.core.config import Config
+from zspace.core.results import Result, Scatter, array_field
 
 
 @dataclasses.dataclass
-class Scatter2dConfig:
+class Scatter2dConfig(Config):
     """Settings of :func:`scatter_2d` (none needed yet; kept for a uniform API)."""
 
 
 @dataclasses.dataclass
-class Scatter2dResult(AnalysisResult):
+class Scatter2dResult(Result):
     """Points of a 2-D latent space.
 
     Attributes
@@ -32,6 +33,10 @@ class Scatter2dResult(AnalysisResult):
     bounds: list[float]
     points: np.ndarray = array_field()
     labels: np.ndarray | None = array_field()
+
+    def scatters(self) -> dict[str, Scatter]:
+        """The latent plane itself as ``latent_2d``, all input rows."""
+        return {"latent_2d": Scatter(self.points, np.arange(len(self.points), dtype=np.int64))}
 
 
 def scatter_2d(z: np.ndarray, labels: np.ndarray | None = None,

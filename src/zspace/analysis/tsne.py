@@ -21,8 +21,12 @@ import time
 
 import numpy as np
 
-from zspace.analysis.base import AnalysisResult, array_field, seeded_subsample
-from zspace.progress import progress
+from zspace.core.config import Config
+from zspace.core.errors import require
+from zspace.core.neighbours import knn
+from zspace.core.progress import progress
+from zspace.core.results import Result, Scatter, array_field
+from zspace.core.rows import seeded_subsample
 
 
 @dataclasses.dataclass
@@ -45,7 +49,7 @@ SPEC_VARIANTS = (TsneVariant(12.0, 30.0, 1000), TsneVariant(16.0, 10.0, 1000))
 
 
 @dataclasses.dataclass
-class TsneConfig:
+class TsneConfig(Config):
     """Settings of :func:`tsne_maps`.
 
     Parameters
@@ -53,8 +57,6 @@ class TsneConfig:
     sample_size : int, default 20000
         Points embedded (seeded subsample; SPEC allows 20,000 to 165,000).
     variants : tuple of TsneVariant, default (12, 30, 1000) and (16, 10, 1000)
-    seed : int, default 0
-        Seeds the subsample, the initialisation and the neighbour search.
     n_jobs : int, default -1 (all cores)
         Threads of the nearest-neighbour search for the affinities.
     optimize_n_jobs : int, default 1
@@ -71,13 +73,16 @@ class TsneConfig:
 
     sample_size: int = 20000
     variants: tuple[TsneVariant, ...] = SPEC_VARIANTS
-    seed: int = 0
     n_jobs: int = -1
     optimize_n_jobs: int = 1
     ints_in_interval: float = 2.0
     knn_k: int = 10
     knn_queries: int = 2000
     min_points: int = 100
+
+    def validate(self) -> None:
+        require(self.sample_size >= 2, f"t-SNE sample_size (--tsne-n) {self.sample_size}: give at least 2 points "
+                                       f"(default {TsneConfig.sample_size})")
 
 
 @dataclasses.dataclass
@@ -109,7 +114,7 @@ class TsneMap:
 
 
 @dataclasses.dataclass
-class TsneResult(AnalysisResult):
+class TsneResult(Result):
     """All t-SNE maps of one point set; ``sample_index`` (not in JSON) gives their rows in the input."""
 
     n_points_total: int
@@ -119,14 +124,21 @@ class TsneResult(AnalysisResult):
     maps: list[TsneMap]
     sample_index: np.ndarray = array_field()
 
+    def scatters(self) -> dict[str, Scatter]:
+        """Every map as ``tsne_<map name>``, its points at rows ``sample_index`` of the input."""
+        return {f"tsne_{m.name}": Scatter(m.embedding, self.sample_index, replaces_figure=True) for m in self.maps}
 
-def tsne_maps(z: np.ndarray, config: TsneConfig | None = None, show_progress: bool = True) -> TsneResult:
+
+def tsne_maps(z: np.ndarray, config: TsneConfig | None = None, seed: int = 0,
+              show_progress: bool = True) -> TsneResult:
     """Embed a seeded subsample of ``z`` with every variant of ``config``.
 
     Parameters
     ----------
     z : numpy.ndarray, float32, shape (N, d)
     config : TsneConfig, optional
+    seed : int, default 0
+        Seeds the subsample, the initialisation and the neighbour search.
     show_progress : bool
 
     Returns
@@ -134,11 +146,11 @@ def tsne_maps(z: np.ndarray, config: TsneConfig | None = None, show_progress: bo
     TsneResult
     """
     cfg = config or TsneConfig()
-    index = seeded_subsample(z.shape[0], cfg.sample_size, cfg.seed)
+    index = seeded_subsample(z.shape[0], cfg.sample_size, seed)
     x = np.ascontiguousarray(z[index], dtype=np.float32)
     variants = progress(cfg.variants, desc="t-SNE", unit="map", leave=False) if show_progress else cfg.variants
-    maps = [embed(x, v, cfg) for v in variants]
-    return TsneResult(n_points_total=z.shape[0], n_points_embedded=len(index), seed=cfg.seed,
+    maps = [embed(x, v, cfg, seed) for v in variants]
+    return TsneResult(n_points_total=z.shape[0], n_points_embedded=len(index), seed=seed,
                       method=method_note(cfg), maps=maps, sample_index=index)
 
 
@@ -150,7 +162,7 @@ def method_note(cfg: TsneConfig) -> str:
             f"iterations; kNN preservation with k = {cfg.knn_k} on {cfg.knn_queries} query points")
 
 
-def embed(x: np.ndarray, variant: TsneVariant, cfg: TsneConfig, name: str | None = None) -> TsneMap:
+def embed(x: np.ndarray, variant: TsneVariant, cfg: TsneConfig, seed: int = 0, name: str | None = None) -> TsneMap:
     """Run one t-SNE on all rows of ``x``.
 
     Parameters
@@ -158,7 +170,8 @@ def embed(x: np.ndarray, variant: TsneVariant, cfg: TsneConfig, name: str | None
     x : numpy.ndarray, float32, shape (n, m)
     variant : TsneVariant
     cfg : TsneConfig
-        Supplies seed, n_jobs, FFT grid and kNN settings.
+        Supplies n_jobs, FFT grid and kNN settings.
+    seed : int, default 0
     name : str, optional
         Defaults to ``variant.name``.
 
@@ -171,10 +184,10 @@ def embed(x: np.ndarray, variant: TsneVariant, cfg: TsneConfig, name: str | None
     n_jobs = cfg.n_jobs if cfg.n_jobs > 0 else (os.cpu_count() or 1)
     start = time.perf_counter()
     affinities = openTSNE.affinity.PerplexityBasedNN(
-        x, perplexity=min(variant.perplexity, (x.shape[0] - 1) / 3), n_jobs=n_jobs, random_state=cfg.seed,
+        x, perplexity=min(variant.perplexity, (x.shape[0] - 1) / 3), n_jobs=n_jobs, random_state=seed,
         verbose=False)
-    initial = openTSNE.initialization.pca(x, random_state=cfg.seed)
-    embedding = openTSNE.TSNEEmbedding(initial, affinities, n_jobs=cfg.optimize_n_jobs, random_state=cfg.seed,
+    initial = openTSNE.initialization.pca(x, random_state=seed)
+    embedding = openTSNE.TSNEEmbedding(initial, affinities, n_jobs=cfg.optimize_n_jobs, random_state=seed,
                                        ints_in_interval=cfg.ints_in_interval,
                                        negative_gradient_method="fft")
     # the two phases of openTSNE.TSNE.fit (momentum 0.8 in both, learning rate N / exaggeration)
@@ -185,7 +198,7 @@ def embed(x: np.ndarray, variant: TsneVariant, cfg: TsneConfig, name: str | None
     seconds = time.perf_counter() - start
     kl = float(getattr(embedding, "kl_divergence", np.nan) or np.nan)
     y = np.asarray(embedding, dtype=np.float32)
-    keep = knn_preservation(x, y, k=cfg.knn_k, n_queries=cfg.knn_queries, seed=cfg.seed)
+    keep = knn_preservation(x, y, k=cfg.knn_k, n_queries=cfg.knn_queries, seed=seed)
     return TsneMap(name=name or variant.name, early_exaggeration=variant.early_exaggeration,
                    perplexity=variant.perplexity, n_iter=variant.n_iter, input_dim=x.shape[1], seconds=seconds,
                    kl_divergence=kl, knn_preservation=keep, embedding=y)
@@ -209,19 +222,12 @@ def knn_preservation(high: np.ndarray, low: np.ndarray, k: int = 10, n_queries: 
     -------
     float in [0, 1]
     """
-    from sklearn import config_context
-    from sklearn.neighbors import NearestNeighbors
-
     n = high.shape[0]
     k = min(k, n - 1)
     queries = seeded_subsample(n, n_queries, seed)
 
     def neighbours(points: np.ndarray) -> np.ndarray:
-        nn = NearestNeighbors(n_neighbors=k + 1).fit(points)
-        with config_context(working_memory=32):  # MiB per distance chunk (sklearn's default is 1024)
-            idx = nn.kneighbors(points[queries], return_distance=False)
-        # drop the query itself (it may not come first when points coincide)
-        return np.array([[j for j in row if j != q][:k] for row, q in zip(idx, queries)])
+        return knn(points, k, queries)[1]
 
     a, b = neighbours(high), neighbours(low)
     shared = [len(set(ra) & set(rb)) for ra, rb in zip(a, b)]

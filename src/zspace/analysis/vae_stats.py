@@ -12,12 +12,14 @@ import dataclasses
 
 import numpy as np
 
-from zspace.analysis.base import AnalysisResult, row_chunks
 from zspace.analysis.radius import radii
+from zspace.core.config import Config
+from zspace.core.results import Result
+from zspace.core.rows import row_chunks
 
 
 @dataclasses.dataclass
-class VaeStatsConfig:
+class VaeStatsConfig(Config):
     """Settings of :func:`vae_statistics`.
 
     Parameters
@@ -54,7 +56,7 @@ class Summary:
 
 
 @dataclasses.dataclass
-class VaeStatsResult(AnalysisResult):
+class VaeStatsResult(Result):
     """Variational statistics (see the module docstring for the definitions)."""
 
     n_points: int
@@ -74,6 +76,14 @@ class VaeStatsResult(AnalysisResult):
     active_units: int
     active_unit_indices: list[int]
     mu_variance: np.ndarray
+
+    def headline(self) -> dict[str, float | int]:
+        """The statistics compared side by side across runs (SPEC 4.7)."""
+        return {"logvar.min": self.logvar.min, "logvar.max": self.logvar.max, "logvar.mean": self.logvar.mean,
+                "max_abs_z_minus_mu": self.max_abs_z_minus_mu,
+                "count_abs_z_minus_mu_above": self.count_abs_z_minus_mu_above,
+                "radius_rel_diff_max": self.radius_rel_diff_max, "radius_rel_diff_mean": self.radius_rel_diff_mean,
+                "active_units": self.active_units}
 
 
 def vae_statistics(z: np.ndarray, mu: np.ndarray, logvar: np.ndarray,

@@ -7,7 +7,7 @@ import dataclasses
 
 from zspace.analysis.battery import ANALYSES, BatteryConfig, run_battery
 from zspace.analysis.inputs import DEFAULT_KEY, load_latents
-from zspace.errors import ZspaceError
+from zspace.plots.analysis_figures import draw
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -26,23 +26,18 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"array name inside an .npz (default {DEFAULT_KEY!r}, or the only array in the file)")
     p.add_argument("--tsne-n", type=int, metavar="N",
                    help=f"points embedded by t-SNE (default {defaults.tsne.sample_size})")
-    p.add_argument("--seed", type=int, help=f"seed of subsamples, k-means and t-SNE (default {defaults.seed})")
+    p.add_argument("--seed", type=int, default=0, help="seed of subsamples, k-means and t-SNE (default: %(default)s)")
     p.add_argument("--no-figures", action="store_true", help="write analysis.json only")
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     """Load and check INPUT, run the battery, write the results; return the exit status."""
-    config = BatteryConfig()
-    if args.seed is not None:
-        config.seed = args.seed
+    config = BatteryConfig(figures=not args.no_figures)
     if args.tsne_n is not None:
-        if args.tsne_n < 2:
-            raise ZspaceError(f"--tsne-n {args.tsne_n}: give at least 2 points (default {config.tsne.sample_size})")
-        config.tsne = dataclasses.replace(config.tsne, sample_size=args.tsne_n)
-    config.figures = not args.no_figures
+        config = dataclasses.replace(config, tsne=dataclasses.replace(config.tsne, sample_size=args.tsne_n))
     only = [name.strip() for name in args.only.split(",") if name.strip()] if args.only else None
     latents = load_latents(args.input, key=args.key)
-    run_battery(latents, args.out, config, only=only)
+    run_battery(latents, args.out, config, only=only, draw=draw, seed=args.seed)
     print(f"wrote {args.out}/analysis.json")
     return 0

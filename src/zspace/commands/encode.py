@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from zspace import io
 from zspace.commands._common import add_model_use_options, add_run_dir
-from zspace.encode import encode
-from zspace.run import open_run
+from zspace.core import io
+from zspace.data import SPLITS
+from zspace.pipeline.encode import encode
+from zspace.pipeline.run import open_run
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -15,7 +16,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        description="Encode images with a trained run; writes z (and mu, logvar), labels, factors.")
     add_run_dir(p)
     p.add_argument("--data", default=None, help="data spec (default: the run's training data)")
-    p.add_argument("--split", choices=["train", "test", "all"], default="test")
+    p.add_argument("--split", choices=SPLITS, default="test", help="data split (default: %(default)s)")
     p.add_argument("--n", type=int, default=None, help="encode at most this many images")
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument("--seed", type=int, default=0, help="seed of the VAE's sampling of z")

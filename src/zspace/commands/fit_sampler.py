@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from zspace.commands._common import add_device, add_epoch, add_run_dir
-from zspace.latents import fit_sampler
-from zspace.samplers import SAMPLERS, samplers_dir, saved_name
+from zspace.science.latents import fit_sampler
+from zspace.science.samplers import sampler_names, samplers_dir, saved_name
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -15,7 +15,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                                    "and save it under RUN_DIR/samplers/; then use it with "
                                    "zspace generate RUN_DIR --sampler NAME.")
     add_run_dir(p)
-    p.add_argument("name", metavar="NAME", help=f"NAME or NAME:ARG; names: {', '.join(SAMPLERS)}, flow "
+    p.add_argument("name", metavar="NAME", help=f"NAME or NAME:ARG; names: {', '.join(sampler_names())} "
                                                 "(e.g. gmm:10, interp:5, diag-gauss)")
     p.add_argument("--seed", type=int, default=0, help="seed of subsampling and EM/flow initialisation")
     add_epoch(p)

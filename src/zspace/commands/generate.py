@@ -4,20 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from zspace import io
 from zspace.commands._common import add_model_use_options, add_run_dir
-from zspace.generate import generate
+from zspace.core import io
+from zspace.pipeline.run import open_run
 from zspace.plots.grids import save_grid
-from zspace.run import open_run
-from zspace.samplers import SAMPLERS
+from zspace.science.generation import generate
+from zspace.science.samplers import sampler_names
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("generate", help="decode random latent points into images",
                        description="Draw latent points from a sampler and decode them.")
     add_run_dir(p)
-    p.add_argument("--sampler", default="normal", help=f"NAME or NAME:ARG; names: {', '.join(SAMPLERS)} "
-                                                       "(e.g. normal, uniform:2)")
+    p.add_argument("--sampler", default="normal", help=f"NAME or NAME:ARG; names: {', '.join(sampler_names())} "
+                                                       "(e.g. normal, uniform:2); fitted ones need zspace fit-sampler")
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="images.npy: float32 (N, H, W, C) in [0, 1]")

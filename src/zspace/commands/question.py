@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from zspace import io
 from zspace.commands._common import add_device, add_epoch
-from zspace.question import DEFAULT_SAMPLERS, question
+from zspace.core import io
+from zspace.science.question import DEFAULT_SAMPLERS, answer_json, question
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -37,8 +37,6 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    from zspace.question import answer_json
-
     result = question(args.run_dirs, samplers=tuple(args.samplers or DEFAULT_SAMPLERS), n=args.n, data=args.data,
                       seed=args.seed, epoch=args.epoch, device=args.device, n_reference=args.n_reference,
                       n_paths=args.paths)

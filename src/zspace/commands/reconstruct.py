@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 from zspace.commands._common import add_model_use_options, add_run_dir
-from zspace.generate import reconstruct
+from zspace.pipeline.generate import reconstruct
+from zspace.pipeline.run import open_run
 from zspace.plots.grids import save_reconstruction_grid
-from zspace.run import open_run
 
 
 def add_parser(sub) -> argparse.ArgumentParser:

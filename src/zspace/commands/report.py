@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from zspace.analysis import BatteryConfig
 from zspace.commands._common import add_device, default_of
 from zspace.report import ReportConfig, build_report, prepare_run
+from zspace.report.assets import REPORT_TSNE_POINTS
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -15,22 +17,22 @@ def add_parser(sub) -> argparse.ArgumentParser:
                                    "(reusing what is already in the run directory), then write one HTML file.")
     p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
     p.add_argument("--out", default="report.html", help="output HTML (default: %(default)s)")
-    p.add_argument("--tsne-n", type=int, default=default_of(ReportConfig, "tsne_n"),
-                   help="points per t-SNE map (default: %(default)s)")
+    p.add_argument("--tsne-n", type=int, default=REPORT_TSNE_POINTS,
+                   help="points per t-SNE map, of z and of the leading PCA components (default: %(default)s)")
     p.add_argument("--max-scatter-points", type=int, default=default_of(ReportConfig, "max_scatter_points"),
-                   help="points per interactive plane scatter (default: %(default)s)")
+                   help="points per interactive scatter (default: %(default)s)")
     p.add_argument("--samplers", default=",".join(default_of(ReportConfig, "samplers")),
                    help="samplers of the generated grids (default: %(default)s)")
     p.add_argument("--names", default=None, help="comma-separated labels of the runs (default: directory names)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=default_of(ReportConfig, "seed"))
     add_device(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     samplers = tuple(s for s in args.samplers.split(",") if s)
-    config = ReportConfig(samplers=samplers, tsne_n=args.tsne_n, max_scatter_points=args.max_scatter_points,
-                          seed=args.seed, device=args.device)
+    config = ReportConfig(samplers=samplers, max_scatter_points=args.max_scatter_points, seed=args.seed,
+                          device=args.device, battery=BatteryConfig().with_tsne_points(args.tsne_n))
     for run_dir in args.run_dirs:
         prepare_run(run_dir, config)
     names = args.names.split(",") if args.names else None

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from zspace.commands._common import add_device, add_epoch, add_run_dir
-from zspace.quality.score import score
-from zspace.samplers import SAMPLERS, saved_name
+from zspace.science.quality.score import score
+from zspace.science.samplers import sampler_names, saved_name
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -17,7 +17,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                                    "Stored in RUN_DIR/scores/NAME.json. See docs/question.md.")
     add_run_dir(p)
     p.add_argument("--sampler", default="normal",
-                   help=f"NAME or NAME:ARG ({', '.join(SAMPLERS)}, flow); fitted ones are fitted first if missing")
+                   help=f"NAME or NAME:ARG ({', '.join(sampler_names())}); fitted ones are fitted first if missing")
     p.add_argument("--n", type=int, default=10000, help="samples to decode (default: %(default)s)")
     p.add_argument("--data", default=None, help="data spec of the held-out images (default: the run's data)")
     p.add_argument("--n-reference", type=int, default=5000,

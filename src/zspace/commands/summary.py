@@ -6,12 +6,12 @@ import argparse
 import json
 
 from zspace.commands._common import default_of
-from zspace.models import ModelConfig, build_model, parse_int_list, parse_shape, summarize
+from zspace.models import ModelConfig, build_model, model_kinds, parse_int_list, parse_shape, summarize
 
 
 def add_model_options(p: argparse.ArgumentParser) -> None:
     """Model-shape options shared by ``summary`` and ``train``."""
-    p.add_argument("--model", choices=["ae", "vae"], default=default_of(ModelConfig, "kind"), help="model kind")
+    p.add_argument("--model", choices=model_kinds(), default=default_of(ModelConfig, "kind"), help="model kind")
     p.add_argument("--z-dim", type=int, default=default_of(ModelConfig, "z_dim"), help="latent dimension")
     p.add_argument("--filters", default=",".join(map(str, default_of(ModelConfig, "filters"))),
                    help="channels of the stride-2 convolutions (default: %(default)s)")

@@ -6,8 +6,10 @@ import argparse
 
 from zspace.commands._common import add_device, default_of
 from zspace.commands.summary import add_model_options, model_config_from_args
-from zspace.errors import ZspaceError
-from zspace.train import TrainConfig, resume, train
+from zspace.core.errors import ZspaceError
+from zspace.pipeline.config import TrainConfig
+from zspace.pipeline.losses import RECONSTRUCTION_LOSSES
+from zspace.pipeline.train import resume, train
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
@@ -31,7 +33,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
         default = default_of(TrainConfig, name)
         p.add_argument("--" + name.replace("_", "-"), type=typ, default=None,
                        help=f"{help_text} (default: {default})")
-    p.add_argument("--loss", choices=["bce", "mse"], default=None, help="reconstruction loss (default: bce)")
+    p.add_argument("--loss", choices=list(RECONSTRUCTION_LOSSES), default=None,
+                   help=f"reconstruction loss (default: {default_of(TrainConfig, 'loss')})")
     p.add_argument("--amp", action="store_true", help="mixed precision on CUDA")
     add_device(p)
     return p

@@ -39,13 +39,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from zspace.core.errors import ZspaceError
 from zspace.data import array as _array
 from zspace.data import celeba as _celeba
 from zspace.data import folder as _folder
 from zspace.data import idx as _idx
 from zspace.data import shapes as _shapes
 from zspace.data.imageset import SPLITS, ImageSet, SourceRequest, default_cache_dir, seeded_split
-from zspace.errors import ZspaceError
 
 __all__ = ["ImageSet", "load_images", "SOURCES", "parse_spec", "default_cache_dir", "seeded_split"]
 

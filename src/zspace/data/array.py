@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from zspace.core.errors import ZspaceError
 from zspace.data.imageset import ImageSet, SourceRequest, seeded_split, to_uint8_images
-from zspace.errors import ZspaceError
 
 
 def read_npy(path: Path, what: str) -> np.ndarray:

@@ -12,7 +12,7 @@ The fingerprint hashes every file's relative name, size and mtime plus the
 decoding settings, so any change to the source rebuilds the cache in place.
 ``meta.json`` is removed before a rebuild and written last, so a cache without
 it (a build that was killed) is never used. Every file goes through
-:func:`zspace.io.atomic_path`.
+:func:`zspace.core.io.atomic_path`.
 """
 
 from __future__ import annotations
@@ -27,11 +27,11 @@ from typing import Sequence
 
 import numpy as np
 
+from zspace.core.errors import ZspaceError
+from zspace.core.io import atomic_path, write_json
+from zspace.core.log import get_logger
+from zspace.core.progress import progress
 from zspace.data import imagefiles
-from zspace.errors import ZspaceError
-from zspace.io import atomic_path, write_json
-from zspace.log import get_logger
-from zspace.progress import progress
 
 log = get_logger(__name__)
 

@@ -21,10 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from zspace.core.errors import ZspaceError
+from zspace.core.log import get_logger
 from zspace.data import cache, imagefiles
 from zspace.data.imageset import ImageSet, SourceRequest, seeded_split
-from zspace.errors import ZspaceError
-from zspace.log import get_logger
 
 log = get_logger(__name__)
 

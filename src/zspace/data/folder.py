@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from zspace.core.errors import ZspaceError
 from zspace.data import cache, imagefiles
 from zspace.data.imageset import ImageSet, SourceRequest, seeded_split
-from zspace.errors import ZspaceError
 
 
 def load_folder(request: SourceRequest) -> ImageSet:

@@ -27,11 +27,11 @@ from pathlib import Path
 
 import numpy as np
 
+from zspace.core.errors import ZspaceError
+from zspace.core.io import atomic_path
+from zspace.core.log import get_logger
+from zspace.core.progress import progress
 from zspace.data.imageset import ImageSet, SourceRequest
-from zspace.errors import ZspaceError
-from zspace.io import atomic_path
-from zspace.log import get_logger
-from zspace.progress import progress
 
 log = get_logger(__name__)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zspace.errors import ZspaceError
+from zspace.core.errors import ZspaceError
 
 #: Share of images that goes to the test split for sources without an official split.
 TEST_FRACTION = 0.1

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from zspace.core.errors import ZspaceError
 from zspace.data.imageset import ImageSet, SourceRequest
-from zspace.errors import ZspaceError
 
 KIND_NAMES = ["circle", "square", "triangle"]
 DEFAULT_SIZE = 28

@@ -9,6 +9,7 @@ from torch import nn
 
 from zspace.models.config import ModelConfig
 from zspace.models.conv import ConvDecoder, ConvEncoderTrunk
+from zspace.models.registry import MODELS, register_model
 
 
 @dataclass
@@ -19,7 +20,13 @@ class Encoding:
     mu: torch.Tensor | None = None
     logvar: torch.Tensor | None = None
 
+    @property
+    def code(self) -> torch.Tensor:
+        """The deterministic code of each image: a VAE's ``mu``, an AE's ``z`` (B, z_dim)."""
+        return self.mu if self.mu is not None else self.z
 
+
+@register_model("ae")
 class Autoencoder(nn.Module):
     """Convolutional AE: images (B, C, H, W) in [0, 1] -> z (B, z_dim) -> image logits."""
 
@@ -51,12 +58,13 @@ class Autoencoder(nn.Module):
         return self.decode_logits(enc.z), enc
 
 
+@register_model("vae")
 class VariationalAutoencoder(Autoencoder):
     """Convolutional VAE with heads mu, logvar and z = mu + exp(logvar/2) * clip(eps) * eps_factor.
 
     ``eps_factor`` (from the config) can be changed after training, e.g. set to
     0 to decode mu itself. Sampling uses torch's global generator, so seeded
-    runs are reproducible (see :mod:`zspace.rng`).
+    runs are reproducible (see :mod:`zspace.core.rng`).
     """
 
     def _build_heads(self, features: int) -> None:
@@ -70,10 +78,6 @@ class VariationalAutoencoder(Autoencoder):
         eps = torch.randn_like(mu).clamp_(-self.config.eps_clip, self.config.eps_clip)
         z = mu + torch.exp(0.5 * logvar) * eps * self.eps_factor
         return Encoding(z=z, mu=mu, logvar=logvar)
-
-
-#: model kind -> class; open for new kinds without touching callers
-MODELS: dict[str, type[Autoencoder]] = {"ae": Autoencoder, "vae": VariationalAutoencoder}
 
 
 def build_model(config: ModelConfig) -> Autoencoder:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
-from zspace.errors import ZspaceError, require
-
-MODEL_KINDS = ("ae", "vae")
+from zspace.core.config import Config
+from zspace.core.errors import ZspaceError, require
+from zspace.models.registry import MODELS
 
 
 @dataclass
-class ModelConfig:
+class ModelConfig(Config):
     """Shape and options of a convolutional AE or VAE.
 
     Parameters
@@ -53,11 +52,11 @@ class ModelConfig:
     def __post_init__(self) -> None:
         self.input_shape = tuple(int(x) for x in self.input_shape)
         self.filters = tuple(int(x) for x in self.filters)
-        self.validate()
+        super().__post_init__()
 
     def validate(self) -> None:
         """Raise ZspaceError naming the field and the fix for any bad value."""
-        require(self.kind in MODEL_KINDS, f"model kind {self.kind!r} is unknown; use one of {', '.join(MODEL_KINDS)}")
+        require(self.kind in MODELS, f"model kind {self.kind!r} is unknown; use one of {', '.join(MODELS)}")
         require(len(self.input_shape) == 3 and all(x >= 1 for x in self.input_shape),
                 f"input_shape {self.input_shape} must be (H, W, C) with positive sizes, e.g. 96x96x3")
         require(self.input_shape[2] in (1, 3), f"input channels {self.input_shape[2]} unsupported; use 1 (grey) or 3 (RGB)")
@@ -76,21 +75,6 @@ class ModelConfig:
                     f"{self.input_shape[0]}x{self.input_shape[1]} supports at most {i} stride-2 layers; "
                     f"use fewer filters or a larger --input")
             h, w = (h + 1) // 2, (w + 1) // 2
-
-    def to_dict(self) -> dict:
-        """JSON-ready dict (tuples become lists)."""
-        d = dataclasses.asdict(self)
-        d["input_shape"] = list(self.input_shape)
-        d["filters"] = list(self.filters)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
-        """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        require(not unknown, f"model config has unknown fields {sorted(unknown)}; it was written by another zspace version")
-        return cls(**d)
 
 
 def parse_shape(text: str) -> tuple[int, int, int]:
@@ -113,4 +97,4 @@ def parse_int_list(text: str, what: str) -> tuple[int, ...]:
         raise ZspaceError(f"{what} {text!r} is not a comma-separated list of integers, e.g. 32,64,128,256") from None
 
 
-__all__ = ["ModelConfig", "MODEL_KINDS", "parse_shape", "parse_int_list"]
+__all__ = ["ModelConfig", "parse_shape", "parse_int_list"]

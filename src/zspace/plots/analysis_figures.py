@@ -21,6 +21,7 @@ from zspace.analysis.radius import RadiusResult
 from zspace.analysis.scatter2d import Scatter2dResult
 from zspace.analysis.tsne import TsneResult
 from zspace.analysis.vae_stats import VaeStatsResult
+from zspace.core.results import Result
 
 #: largest number of distinct labels drawn with a categorical colour map
 _MAX_CATEGORIES = 20
@@ -203,3 +204,9 @@ FIGURES: dict[str, Callable[..., dict[str, Figure]]] = {
     "vae": lambda r, labels=None: {"vae_stats": vae_figure(r)},
     "scatter2d": lambda r, labels=None: {"scatter2d": scatter2d_figure(r)},
 }
+
+
+def draw(name: str, result: Result, labels: np.ndarray | None = None) -> dict[str, Figure]:
+    """The figures of analysis ``name`` of the battery: {file stem: figure}; none for an unknown name."""
+    figures = FIGURES.get(name)
+    return figures(result, labels) if figures is not None else {}

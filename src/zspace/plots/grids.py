@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from zspace import io
+from zspace.core import io
 
 
 def tile(images: np.ndarray, ncols: int | None = None, pad: int = 1) -> np.ndarray:

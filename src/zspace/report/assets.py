@@ -2,7 +2,7 @@
 
 ``prepare_run`` makes (and on later calls reuses) these files in RUN_DIR::
 
-    z_test.npz                 encoded test split (zspace.zstore)
+    z_test.npz                 encoded test split (zspace.pipeline.zstore)
     analysis/analysis.json     the battery's numbers, analysis/*.png its figures
     analysis/scatter.npz       2-D points of every t-SNE map and plane view, with row indices
     reconstruction.png         test images above their reconstructions
@@ -13,37 +13,47 @@ When the run has trained further, or the settings differ, since
 ``assets.json`` was written, everything is made again.
 
 The battery keeps its bulk arrays (t-SNE embeddings, plane projections) only
-in memory; ``scatter.npz`` saves the ones the interactive scatters need, each
-plane view subsampled (seeded) to ``max_scatter_points``.
+in memory; ``scatter.npz`` saves the 2-D point sets each result offers
+(:meth:`zspace.core.results.Result.scatters`), each subsampled (seeded) to
+``max_scatter_points``; ``analysis.json["scatters"]`` says which analysis made which.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from zspace import io
 from zspace.analysis import BatteryConfig, from_arrays, run_battery
-from zspace.analysis.base import seeded_subsample
-from zspace.encode import encode
-from zspace.errors import ZspaceError
-from zspace.generate import generate, reconstruct
-from zspace.log import get_logger
+from zspace.core import io
+from zspace.core.config import Config
+from zspace.core.errors import ZspaceError
+from zspace.core.log import get_logger
+from zspace.core.results import Result
+from zspace.core.rows import seeded_subsample
+from zspace.pipeline.encode import encode
+from zspace.pipeline.generate import reconstruct
+from zspace.pipeline.run import Run, open_run
+from zspace.pipeline.zstore import ZStore, load_zstore
+from zspace.plots.analysis_figures import draw as draw_analysis
 from zspace.plots.grids import save_grid, save_reconstruction_grid
-from zspace.run import Run, open_run
-from zspace.zstore import ZStore, load_zstore
+from zspace.science.generation import generate
 
 log = get_logger(__name__)
 
 SCATTER_FILE = "scatter.npz"
+#: version of the files prepare_run writes; a run prepared with another one is prepared again
+ASSETS_LAYOUT = 2
+#: points per t-SNE map (of z and of the leading PCA components) in a report
+REPORT_TSNE_POINTS = 20000
 
 
 @dataclasses.dataclass
-class ReportConfig:
+class ReportConfig(Config):
     """What ``prepare_run`` computes for the report.
 
     Parameters
@@ -56,35 +66,28 @@ class ReportConfig:
         Test images in the reconstruction grid.
     n_encode : int or None
         Test images encoded and analysed (the first n of the split; None: all).
-    tsne_n : int
-        Points per t-SNE map (seeded subsample).
     max_scatter_points : int
-        Points per interactive plane scatter (seeded subsample; up to 165,000 work).
+        Points per interactive scatter (seeded subsample; up to 165,000 work).
     seed : int
+        The one seed of the report: encoding, the battery, the grids and the scatter subsamples.
     device : str
     only : tuple of str or None
         Analyses to run (default: all that apply).
-    battery_config : BatteryConfig or None
-        Full control of the analyses (then ``tsne_n`` and ``seed`` are not applied to them).
+    battery : BatteryConfig
+        Settings of the analyses; default: the battery's, with ``REPORT_TSNE_POINTS``
+        points in every t-SNE map (``BatteryConfig().with_tsne_points(n)`` for another n).
     """
 
     samplers: tuple[str, ...] = ("normal", "uniform:2", "uniform:10")
     n_generated: int = 36
     n_reconstructed: int = 16
     n_encode: int | None = None
-    tsne_n: int = 20000
     max_scatter_points: int = 20000
     seed: int = 0
     device: str = "auto"
     only: tuple[str, ...] | None = None
-    battery_config: BatteryConfig | None = None
-
-    def battery(self) -> BatteryConfig:
-        if self.battery_config is not None:
-            return self.battery_config
-        cfg = BatteryConfig(seed=self.seed)
-        return dataclasses.replace(cfg, tsne=dataclasses.replace(cfg.tsne, sample_size=self.tsne_n),
-                                   pca=dataclasses.replace(cfg.pca, tsne_sample_size=self.tsne_n))
+    battery: BatteryConfig = dataclasses.field(
+        default_factory=lambda: BatteryConfig().with_tsne_points(REPORT_TSNE_POINTS))
 
 
 def grid_name(sampler: str) -> str:
@@ -92,22 +95,17 @@ def grid_name(sampler: str) -> str:
     return "generated_" + "".join(ch for ch in sampler if ch.isalnum() or ch in "-_.") + ".png"
 
 
-def scatter_arrays(results: dict[str, Any], n_points: int, max_points: int, seed: int) -> dict[str, np.ndarray]:
-    """The 2-D point sets of the battery's results: ``<name>`` (n, 2) float32 and ``<name>.index`` (n,) int64."""
+def scatter_arrays(results: dict[str, Result], max_points: int, seed: int) -> dict[str, np.ndarray]:
+    """Every result's 2-D point sets: ``<name>`` (n, 2) float32 and ``<name>.index`` (n,) int64 rows of the input.
+
+    A set of more than ``max_points`` points is cut to a seeded subsample.
+    """
     out: dict[str, np.ndarray] = {}
-    tsne_results = [results.get("tsne"), getattr(results.get("pca"), "tsne", None)]
-    for res in filter(None, tsne_results):
-        for m in res.maps:
-            out[f"tsne_{m.name}"] = m.embedding.astype(np.float32)
-            out[f"tsne_{m.name}.index"] = res.sample_index.astype(np.int64)
-    keep = seeded_subsample(n_points, max_points, seed)
-    planes = results.get("planes")
-    for view in (planes.views if planes else []):
-        out[f"plane_{view.name}"] = view.points[keep].astype(np.float32)
-        out[f"plane_{view.name}.index"] = keep
-    if "scatter2d" in results:
-        out["latent_2d"] = results["scatter2d"].points[keep].astype(np.float32)
-        out["latent_2d.index"] = keep
+    for result in results.values():
+        for name, scatter in result.scatters().items():
+            keep = seeded_subsample(len(scatter.points), max_points, seed)
+            out[name] = scatter.points[keep].astype(np.float32)
+            out[f"{name}.index"] = scatter.index[keep].astype(np.int64)
     return out
 
 
@@ -126,7 +124,7 @@ def prepare_run(run: Run | str | Path, config: ReportConfig | None = None) -> Ru
     config = config or ReportConfig()
     run = run if isinstance(run, Run) else open_run(run)
     root = run.root
-    stamp = io.to_jsonable({"epoch": run.latest_epoch(), "config": dataclasses.asdict(config)})
+    stamp = io.to_jsonable({"layout": ASSETS_LAYOUT, "epoch": run.latest_epoch(), "config": config.to_dict()})
     stamp_path = root / "assets.json"
     fresh = stamp_path.exists() and json.loads(stamp_path.read_text()) == stamp
     if not fresh:
@@ -138,9 +136,10 @@ def prepare_run(run: Run | str | Path, config: ReportConfig | None = None) -> Ru
     if not _analysis_done(analysis_dir):
         store = load_zstore(z_path)
         latents = from_arrays(store.z, store.mu, store.logvar, store.labels, source=str(z_path))
-        battery = run_battery(latents, analysis_dir, config.battery(), list(config.only) if config.only else None)
+        battery = run_battery(latents, analysis_dir, config.battery, list(config.only) if config.only else None,
+                              draw=draw_analysis, seed=config.seed)
         io.save_npz(analysis_dir / SCATTER_FILE,
-                    **scatter_arrays(battery["results"], latents.n_points, config.max_scatter_points, config.seed))
+                    **scatter_arrays(battery["results"], config.max_scatter_points, config.seed))
     if not (root / "reconstruction.png").exists():
         originals, recos = reconstruct(run, n=config.n_reconstructed, seed=config.seed, device=config.device)
         save_reconstruction_grid(originals, recos, root / "reconstruction.png")
@@ -155,8 +154,6 @@ def prepare_run(run: Run | str | Path, config: ReportConfig | None = None) -> Ru
 
 
 def _remove_assets(root: Path, config: ReportConfig) -> None:
-    import shutil
-
     for name in ("assets.json", "z_test.npz", "reconstruction.png", *(grid_name(s) for s in config.samplers)):
         (root / name).unlink(missing_ok=True)
     shutil.rmtree(root / "analysis", ignore_errors=True)

@@ -10,16 +10,20 @@ t-SNE maps and plane views as interactive WebGL scatters.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from zspace import io
+from zspace.core import io
+from zspace.core.errors import require
 from zspace.models import build_model, summarize
+from zspace.pipeline.run import open_run
 from zspace.report import figures
 from zspace.report.assets import RunAssets, grid_name, load_assets
 from zspace.report.html import Page, dict_table, esc, png, table
+from zspace.science.question import table_rows
 
 #: lists longer than this are summarised in tables (count, first, last, min, max)
 _LONG_LIST = 12
@@ -97,8 +101,15 @@ def _scatter_figure(page: Page, assets: RunAssets, key: str, title: str) -> str:
     return page.plot(fig, height=520)
 
 
-def _tsne_keys(assets: RunAssets) -> list[str]:
-    return [k for k in assets.scatters if k.startswith("tsne_") and not k.endswith(".index")]
+def _scatter_keys(assets: RunAssets, analysis: str) -> list[str]:
+    """The scatters analysis ``analysis`` offered (analysis.json["scatters"]) that were saved for the report."""
+    return [k for k in assets.analysis.get("scatters", {}).get(analysis, []) if k in assets.scatters]
+
+
+def _first_tsne_key(assets: RunAssets) -> str | None:
+    """The map shown side by side: the first t-SNE map of z, else of the leading PCA components."""
+    keys = _scatter_keys(assets, "tsne") or _scatter_keys(assets, "pca")
+    return keys[0] if keys else None
 
 
 def _comparison(page: Page, runs: list[RunAssets], samplers: Sequence[str]) -> None:
@@ -127,24 +138,16 @@ def _comparison(page: Page, runs: list[RunAssets], samplers: Sequence[str]) -> N
 
     cols = []
     for a in runs:
-        keys = _tsne_keys(a)
-        body = _scatter_figure(page, a, keys[0], f"{_run_name(a)}: {keys[0]}") if keys else "<p>no t-SNE</p>"
+        key = _first_tsne_key(a)
+        body = _scatter_figure(page, a, key, f"{_run_name(a)}: {key}") if key else "<p>no t-SNE</p>"
         cols.append(_card(_run_name(a), body))
     page.add('<h3>t-SNE</h3><div class="cols">' + "".join(cols) + "</div>")
 
-    stats_rows = []
-    keys = ("logvar.min", "logvar.max", "logvar.mean", "max_abs_z_minus_mu", "count_abs_z_minus_mu_above",
-            "radius_rel_diff_max", "radius_rel_diff_mean", "active_units")
-    for key in keys:
-        row = [key]
-        for a in runs:
-            vae = a.analysis["analyses"].get("vae")
-            value = vae
-            for part in key.split("."):
-                value = value.get(part) if isinstance(value, dict) else None
-            row.append("n/a (AE)" if vae is None else value)
-        stats_rows.append(row)
-    page.add("<h3>Variational statistics</h3>" + table(stats_rows, ["statistic", *names]))
+    headlines = [a.analysis.get("headlines", {}).get("vae") for a in runs]
+    keys = list(dict.fromkeys(k for h in headlines if h for k in h))
+    stats_rows = [[key, *("n/a (AE)" if h is None else h.get(key) for h in headlines)] for key in keys]
+    if stats_rows:
+        page.add("<h3>Variational statistics</h3>" + table(stats_rows, ["statistic", *names]))
 
     answers = {n: _question(a.run.root) for n, a in zip(names, runs)}
     if any(answers.values()):
@@ -168,20 +171,13 @@ def _comparison(page: Page, runs: list[RunAssets], samplers: Sequence[str]) -> N
 
 def _question(run_root: Path) -> dict[str, Any] | None:
     """``RUN_DIR/question.json`` written by ``zspace question``, when present."""
-    import json
-
     path = run_root / "question.json"
     return json.loads(path.read_text()) if path.exists() else None
 
 
 def _question_block(answer: dict[str, Any]) -> str:
     """The sampler table of the open question (SPEC 5) for one run, with its floor, ceiling and reading."""
-    floor, ceiling = answer["floor"], answer["ceiling"]
-    rows = [("reconstruction (floor)", floor["fd"], 1.0, floor["precision"], floor["recall"], "-")]
-    rows += [(r["sampler"], r["fd"], r["fd_over_floor"], r["precision"], r["recall"], r["void_share"])
-             for r in sorted(answer["rows"], key=lambda r: r["fd"])]
-    rows.append(("shuffled pixels (ceiling)", ceiling["fd"], ceiling["fd"] / floor["fd"], ceiling["precision"],
-                 ceiling["recall"], "-"))
+    rows = [(*row[:5], "-" if row[5] is None else row[5]) for row in table_rows(answer)]
     dim = answer["intrinsic_dim"]
     facts = {"intrinsic dimension (TwoNN)": dim["twonn"], "intrinsic dimension (MLE)": dim["mle"],
              "active units": answer["active_units"] if answer["active_units"] is not None else "n/a (AE)",
@@ -221,18 +217,11 @@ def _run_section(page: Page, i: int, assets: RunAssets, samplers: Sequence[str])
     page.heading("Latent-space analyses", level=3)
     page.add(f'<p class="note">input: {esc(analysis["input"])}; skipped: {esc(analysis.get("skipped") or "none")}</p>')
     for key, result in analysis["analyses"].items():
-        # a t-SNE map is shown interactively; its static PNG would only add weight
+        # a scatter that shows all its static figure does (a t-SNE map) replaces that PNG
+        shown = {k for k in _scatter_keys(assets, key) if analysis["scatters"][key][k]["replaces_figure"]}
         pictures = "".join(_image(run.root / "analysis" / f, f) for f in analysis.get("figures", {}).get(key, [])
-                           if not (f.startswith("tsne_") and Path(f).stem in assets.scatters))
-        interactive = ""
-        if key in ("tsne", "pca"):
-            prefix = "tsne_pca" if key == "pca" else "tsne_ee"
-            interactive = "".join(_scatter_figure(page, assets, k, f"{name}: {k}")
-                                  for k in _tsne_keys(assets) if k.startswith(prefix))
-        elif key in ("planes", "scatter2d"):
-            prefix = "plane_" if key == "planes" else "latent_2d"
-            interactive = "".join(_scatter_figure(page, assets, k, f"{name}: {k}") for k in assets.scatters
-                                  if k.startswith(prefix) and not k.endswith(".index"))
+                           if Path(f).stem not in shown)
+        interactive = "".join(_scatter_figure(page, assets, k, f"{name}: {k}") for k in _scatter_keys(assets, key))
         page.add(f'<h4>{esc(key)}</h4><div class="cols"><div class="card">{_json_block(result)}</div>'
                  f'<div class="card">{pictures}{interactive}</div></div>')
 
@@ -243,9 +232,6 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path, samplers: Sequ
 
     ``names`` label the runs (default: their directory names).
     """
-    from zspace.errors import require
-    from zspace.run import open_run
-
     require(names is None or len(names) == len(run_dirs),
             f"--names gives {len(names or [])} names for {len(run_dirs)} runs; give one name per RUN_DIR")
     runs = [load_assets(open_run(d), name) for d, name in zip(run_dirs, names or [None] * len(run_dirs))]

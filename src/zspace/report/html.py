@@ -14,7 +14,7 @@ import html
 import json
 from typing import Any, Iterable, Sequence
 
-from zspace.io import to_jsonable
+from zspace.core.io import to_jsonable
 
 
 def esc(value: Any) -> str:

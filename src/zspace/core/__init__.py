@@ -1,0 +1,5 @@
+"""The foundation every other layer stands on: errors, the one file writer, logging and progress,
+rank awareness, devices, seeded random state, row subsampling, neighbour search and result dataclasses.
+
+Nothing here imports from another zspace package (see docs/architecture.md).
+"""

@@ -1,0 +1,63 @@
+"""Device choice and per-device speed settings (threads, AMP dtype, memory format)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from typing import Iterator
+
+import torch
+
+from zspace.core.errors import ZspaceError
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def select_device(name: str = "auto") -> torch.device:
+    """'auto' picks cuda, then mps, then cpu; an explicit name must be available."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ZspaceError(f"--device {name}: no CUDA GPU is visible to PyTorch; use --device auto or cpu")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise ZspaceError("--device mps: Apple's MPS backend is not available here; use --device auto or cpu")
+    if name not in DEVICES and not name.startswith("cuda:"):
+        raise ZspaceError(f"--device {name!r} is unknown; use one of {', '.join(DEVICES)} or cuda:N")
+    return torch.device(name)
+
+
+def use_all_cores() -> int:
+    """Let torch use every core this process may run on (CPU training); return the count."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:
+        cores = os.cpu_count() or 1
+    torch.set_num_threads(cores)
+    return cores
+
+
+def amp_dtype(device: torch.device) -> torch.dtype | None:
+    """Autocast dtype for --amp: bfloat16 where supported on CUDA, else float16; None off CUDA."""
+    if device.type != "cuda":
+        return None
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run torch on one thread inside the block, restoring the thread count after.
+
+    For many small operations (per-k k-means steps, small MLPs): intra-op
+    threads gain nothing there, and on a busy machine their hand-offs cost more
+    than the work (measured 10-15x slower on 2 shared cores).
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

@@ -1,0 +1,198 @@
+"""The one place that writes files.
+
+Every file zspace produces goes through :func:`atomic_path`: the content is
+written to a temporary file in the same directory, flushed to disk, and then
+renamed over the target with :func:`os.replace`. A reader therefore sees the
+old file or the new one, never half of one, even if the process is killed
+mid-write. Only rank 0 writes in multi-process runs (see :mod:`zspace.core.dist`);
+callers decide that, this module does not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success rename it to ``path``.
+
+    The temporary file keeps ``path``'s suffix so that libraries which look at
+    the extension (numpy, PIL, matplotlib) behave as for the real name. On an
+    exception the temporary file is removed and ``path`` is left untouched.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        _fsync_file(tmp)
+        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; give the permissions a plain open() would
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_FILE_MODE = 0o666 & ~_current_umask()
+_DIR_MODE = 0o777 & ~_current_umask()
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb+") as fh:
+        os.fsync(fh.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    # Directory fsync makes the rename itself durable; not available on Windows.
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Atomically write ``data`` to ``path``; return the path."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text(path: str | os.PathLike, text: str) -> Path:
+    """Atomically write UTF-8 ``text`` to ``path``; return the path."""
+    return write_bytes(path, text.encode("utf-8"))
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Convert numpy scalars/arrays, paths and dataclasses to plain JSON types."""
+    import dataclasses
+
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {k: to_jsonable(v) for k, v in dataclasses.asdict(obj).items()}
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return None if np.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    return obj
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Atomically write ``obj`` (made JSON-safe by :func:`to_jsonable`) to ``path``."""
+    return write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n")
+
+
+def json_line(record: dict) -> str:
+    """One JSON-lines record (newline-terminated)."""
+    return json.dumps(to_jsonable(record)) + "\n"
+
+
+def append_jsonl(path: str | os.PathLike, record: dict) -> None:
+    """Append one JSON line to ``path`` and fsync it.
+
+    Appending a single short line is atomic enough for a log: a crash can at
+    worst leave a truncated last line, which :func:`read_jsonl` skips.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json_line(record)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """Read a JSON-lines file, skipping a truncated last line."""
+    records = []
+    path = Path(path)
+    if not path.exists():
+        return records
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def save_npy(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Atomically save one array as .npy (never pickled)."""
+    with atomic_path(path) as tmp:
+        np.save(tmp, np.asarray(array), allow_pickle=False)
+    return Path(path)
+
+
+def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
+    """Atomically save named arrays as an uncompressed .npz (never pickled)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **{k: np.asarray(v) for k, v in arrays.items()})
+    return Path(path)
+
+
+def refuse_overwrite(path: str | os.PathLike, what: str, flag: str = "--force") -> None:
+    """Raise a ZspaceError if ``path`` exists, telling the user how to proceed."""
+    from zspace.core.errors import ZspaceError
+
+    if Path(path).exists():
+        raise ZspaceError(f"{what} {path} already exists; choose another path or pass {flag} to replace it")
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary directory next to ``path``; on success it replaces ``path``.
+
+    Used for checkpoints, whose files (weights + JSON state) must appear
+    together or not at all. An existing ``path`` is moved aside first and
+    deleted only after the new directory is in place.
+    """
+    import shutil
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        yield tmp
+        for child in tmp.iterdir():
+            _fsync_file(child)
+        os.chmod(tmp, _DIR_MODE)  # mkdtemp makes 0700
+        old = None
+        if path.exists():
+            old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            os.replace(path, old)
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

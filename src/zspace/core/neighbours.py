@@ -1,0 +1,96 @@
+"""Nearest-neighbour search: the one home for every "which points are close" question.
+
+Two engines, chosen by what the caller needs:
+
+* :func:`distance_blocks` -- exact Euclidean distances from query rows to all
+  reference rows, ``BLOCK_ROWS`` query rows at a time with ``torch.cdist``
+  (BLAS matrix products; a block of 2048 x 20000 float32 is 160 MB). Used for
+  reductions over *all* reference rows: nearest distance, k-th distance,
+  ball membership, realism.
+* :func:`knn` -- the k nearest other points with their indices, through
+  scikit-learn's ``NearestNeighbors`` (tree or brute force, chosen by
+  scikit-learn), distances chunked to ``WORKING_MEMORY_MIB``.
+
+Both are exact; neither holds an (M, N) distance matrix in memory.
+"""
+
+from __future__ import annotations
+
+from typing import Iterator
+
+import numpy as np
+import torch
+from sklearn import config_context
+from sklearn.neighbors import NearestNeighbors
+
+#: query rows per block of :func:`distance_blocks`
+BLOCK_ROWS = 2048
+#: MiB per distance chunk inside scikit-learn's kneighbors (its default is 1024)
+WORKING_MEMORY_MIB = 32
+
+
+def _float32(x: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+
+
+def distance_blocks(query: np.ndarray, reference: np.ndarray,
+                    block_rows: int = BLOCK_ROWS) -> Iterator[tuple[slice, torch.Tensor]]:
+    """Yield (rows, distances): ``distances[i, j]`` = |query[rows][i] - reference[j]| as float32 (b, N)."""
+    ref = _float32(reference)
+    for start in range(0, len(query), block_rows):
+        rows = slice(start, min(start + block_rows, len(query)))
+        yield rows, torch.cdist(_float32(query[rows]), ref)
+
+
+def nearest_distances(query: np.ndarray, reference: np.ndarray, exclude_self: bool = False) -> np.ndarray:
+    """(M,) float32 distance from each query row to its nearest reference row.
+
+    With ``exclude_self`` (for query == reference) row i ignores reference row i:
+    the distance to the nearest *other* point.
+    """
+    out = np.empty(len(query), dtype=np.float32)
+    for rows, d in distance_blocks(query, reference):
+        if exclude_self:
+            local = torch.arange(rows.stop - rows.start)
+            d[local, local + rows.start] = float("inf")
+        out[rows] = d.min(dim=1).values.numpy()
+    return out
+
+
+def kth_neighbour_distances(x: np.ndarray, k: int) -> np.ndarray:
+    """(N,) float32 distance of every row of ``x`` to its k-th nearest other row."""
+    out = np.empty(len(x), dtype=np.float32)
+    for rows, d in distance_blocks(x, x):
+        # the k+1 smallest include the row itself at distance 0
+        out[rows] = torch.topk(d, k + 1, dim=1, largest=False).values[:, k].numpy()
+    return out
+
+
+def knn(points: np.ndarray, k: int, queries: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest *other* points of some rows of ``points``.
+
+    Parameters
+    ----------
+    points : ndarray, shape (N, D)
+    k : int
+        Neighbours per query, 1 <= k < N.
+    queries : int array, shape (M,), optional
+        Rows of ``points`` to query (default: all rows).
+
+    Returns
+    -------
+    distances : float array, shape (M, k), ascending per row
+    indices : int64 array, shape (M, k), rows of ``points``; a query row is never its own neighbour
+        (a duplicate of it may be).
+    """
+    queries = np.arange(len(points)) if queries is None else np.asarray(queries, dtype=np.int64)
+    search = NearestNeighbors(n_neighbors=k + 1).fit(points)
+    with config_context(working_memory=WORKING_MEMORY_MIB):
+        dist, idx = search.kneighbors(points[queries])
+    is_self = idx == queries[:, None]
+    is_self[~is_self.any(axis=1), -1] = True  # the row itself fell beyond k+1 (ties): drop the farthest
+    keep = ~is_self
+    return dist[keep].reshape(len(queries), k), idx[keep].reshape(len(queries), k).astype(np.int64)
+
+
+__all__ = ["BLOCK_ROWS", "distance_blocks", "nearest_distances", "kth_neighbour_distances", "knn"]

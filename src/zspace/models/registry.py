@@ -1,0 +1,34 @@
+"""The model registry: kind name -> model class, filled by :func:`register_model`.
+
+A new model kind is a subclass of :class:`~zspace.models.autoencoder.Autoencoder`
+(override its heads) decorated with ``@register_model("name")``, in a module
+that :mod:`zspace.models` imports; ``ModelConfig(kind="name")``, ``zspace train
+--model name`` and ``zspace summary`` then accept it.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, TypeVar
+
+from torch import nn
+
+M = TypeVar("M", bound=type[nn.Module])
+
+#: model kind -> class
+MODELS: dict[str, type[nn.Module]] = {}
+
+
+def register_model(kind: str) -> Callable[[M], M]:
+    """Class decorator: make ``kind`` build this class."""
+    def add(cls: M) -> M:
+        MODELS[kind] = cls
+        return cls
+    return add
+
+
+def model_kinds() -> list[str]:
+    """Every registered kind, in registration order."""
+    return list(MODELS)
+
+
+__all__ = ["MODELS", "register_model", "model_kinds"]

@@ -1,0 +1,82 @@
+"""The configuration of a training run: :class:`TrainConfig`, stored as ``config.json["train"]``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from zspace.core.config import Config
+from zspace.core.errors import require
+from zspace.pipeline.losses import RECONSTRUCTION_LOSSES
+
+
+@dataclass
+class TrainConfig(Config):
+    """Options of a training run (defaults from SPEC section 3).
+
+    Parameters
+    ----------
+    data : str, default "shapes"
+        Data spec (see :func:`zspace.data.load_images`).
+    epochs : int, default 24
+        Total number of epochs (SPEC: 24 for CelebA, 40 for MNIST).
+    batch_size : int, default 128
+    lr : float, default 5e-4
+        Adam learning rate.
+    loss : {"bce", "mse"}, default "bce"
+        Reconstruction loss, summed over the pixels of an image.
+    fact : float, default 1.0
+        KL weight of a VAE: total = reco + fact * KL (1e-5 "tiny KL"; ~5 works for CelebA).
+    seed : int, default 0
+        Seeds weight init, shuffling, VAE sampling and the data split.
+    device : str, default "auto"
+        auto | cpu | cuda | cuda:N | mps.
+    amp : bool, default False
+        Mixed precision (bfloat16/float16 autocast) on CUDA; ignored elsewhere.
+    channels_last : bool, default True
+        NHWC memory format for images and weights (tensor cores on CUDA; oneDNN's
+        preferred layout on CPU).
+    keep_every : int, default 5
+        Keep the checkpoint of every k-th epoch besides the latest (0: latest only).
+    n_train, n_val : int or None
+        Cap on the number of training / validation images (quick runs).
+    image_size : int or None
+        Resize target for folder/CelebA sources (their default when None).
+    divergence_factor : float, default 1.5
+        An epoch loss above this factor times the best so far counts as divergence.
+    lr_backoff : float, default 0.5
+        Learning-rate multiplier applied after a divergence.
+    max_recoveries : int, default 3
+        Divergences tolerated before training stops.
+    """
+
+    data: str = "shapes"
+    epochs: int = 24
+    batch_size: int = 128
+    lr: float = 5e-4
+    loss: str = "bce"
+    fact: float = 1.0
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = False
+    channels_last: bool = True
+    keep_every: int = 5
+    n_train: int | None = None
+    n_val: int | None = None
+    image_size: int | None = None
+    divergence_factor: float = 1.5
+    lr_backoff: float = 0.5
+    max_recoveries: int = 3
+
+    def validate(self) -> None:
+        """Raise ZspaceError naming the option and its allowed range for any bad value."""
+        require(self.epochs >= 1, f"--epochs {self.epochs} must be >= 1")
+        require(self.batch_size >= 1, f"--batch-size {self.batch_size} must be >= 1")
+        require(self.lr > 0, f"--lr {self.lr} must be > 0")
+        require(self.loss in RECONSTRUCTION_LOSSES, f"--loss {self.loss!r} is unknown; use one of {', '.join(RECONSTRUCTION_LOSSES)}")
+        require(self.fact >= 0, f"--fact {self.fact} must be >= 0")
+        require(self.keep_every >= 0, f"--keep-every {self.keep_every} must be >= 0")
+        require(self.divergence_factor > 1, f"divergence_factor {self.divergence_factor} must be > 1")
+        require(0 < self.lr_backoff < 1, f"lr_backoff {self.lr_backoff} must be in (0, 1)")
+
+
+__all__ = ["TrainConfig"]

@@ -1,0 +1,346 @@
+"""Training: config, data, model, optimiser, loop, validation, checkpoint, resume.
+
+Reads top to bottom like nanoGPT's ``train.py``: :func:`train` and
+:func:`resume` open a run and call :func:`_fit`, whose loop drives a
+:class:`Trainer` (model, optimiser, precision, process strategy and a typed
+:class:`TrainerState`). One epoch is: shuffle with a
+generator seeded from (seed, epoch); step through batches; validate on the
+held-out split with the RNG forked (validation draws never change training);
+check for divergence; checkpoint; append to ``metrics.jsonl``.
+
+Divergence guard: an epoch whose mean training loss is NaN/inf, or larger than
+``divergence_factor`` times the best epoch so far, is discarded. The last good
+checkpoint (weights, optimizer, RNG) is restored, the learning rate is
+multiplied by ``lr_backoff`` and the epoch is run again; the event is logged in
+``metrics.jsonl`` as ``{"event": "divergence", ...}``. After
+``max_recoveries`` such events training stops with an error.
+
+Two seams: the precision policy (:mod:`zspace.pipeline.precision`) decides the
+autocast dtype and gradient scaling; the process strategy
+(:mod:`zspace.pipeline.processes`) wraps the model, shards the epoch order,
+reduces the loss sums and decides which process writes files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from zspace.core import io, rng
+from zspace.core.device import select_device, use_all_cores
+from zspace.core.errors import ZspaceError, require
+from zspace.core.log import get_logger
+from zspace.core.progress import progress
+from zspace.data import ImageSet
+from zspace.models import ModelConfig, build_model
+from zspace.pipeline import checkpoint
+from zspace.pipeline.batches import epoch_order, iterate_batches, to_tensor
+from zspace.pipeline.config import TrainConfig
+from zspace.pipeline.losses import kl_loss, reconstruction_loss
+from zspace.pipeline.precision import Precision, resolve_precision
+from zspace.pipeline.processes import ProcessStrategy, SingleProcess, process_strategy
+from zspace.pipeline.run import Run, config_path, open_run
+from zspace.pipeline.splits import load_split
+
+log = get_logger(__name__)
+
+
+@dataclass
+class EpochMetrics:
+    """Mean losses of one pass (nats per image): total = reco + fact * kl."""
+
+    total: float
+    reco: float
+    kl: float
+
+
+@dataclass
+class TrainerState:
+    """What the trainer carries from epoch to epoch, saved in every checkpoint's ``state.json``.
+
+    Attributes
+    ----------
+    lr : float
+        Current Adam learning rate (lowered by each divergence recovery).
+    best_loss : float or None
+        Lowest mean training loss of a kept epoch (nats per image), None before the first.
+    recoveries : int
+        Divergence recoveries so far.
+    """
+
+    lr: float
+    best_loss: float | None = None
+    recoveries: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"best_loss": self.best_loss, "lr": self.lr, "recoveries": self.recoveries}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "TrainerState":
+        return cls(lr=float(d["lr"]), best_loss=d.get("best_loss"), recoveries=int(d.get("recoveries", 0)))
+
+
+@dataclass
+class TrainResult:
+    run: Run
+    last_epoch: int
+    history: list[dict[str, Any]]
+
+
+class Trainer:
+    """A model with its optimiser, precision, process strategy and state; one method per step of the loop.
+
+    Building it seeds every generator with ``config.seed`` and then initialises
+    the weights, so two trainers of the same config start identical.
+    ``run`` is needed only by the steps that read or write checkpoints.
+    """
+
+    def __init__(self, config: TrainConfig, model_config: ModelConfig, device: torch.device,
+                 precision: Precision | None = None, processes: ProcessStrategy | None = None,
+                 run: Run | None = None) -> None:
+        self.config, self.device, self.run = config, device, run
+        self.precision = precision or Precision("fp32", device.type)
+        self.processes = processes or SingleProcess()
+        rng.seed_everything(config.seed)
+        model = build_model(model_config).to(device)
+        if config.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        self.model = model
+        self.network = self.processes.wrap(model)
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+        self.scaler = self.precision.grad_scaler()
+        self.state = TrainerState(lr=config.lr)
+        self._initial_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        self._initial_rng = rng.get_state()
+
+    # -- one step, one epoch, one evaluation ---------------------------------------
+    def loss_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(total, reco, kl) of a batch x (B, C, H, W), each a scalar tensor (nats per image)."""
+        with self.precision.autocast():
+            logits, enc = self.network(x)
+        reco = reconstruction_loss(logits, x, self.config.loss)
+        kl = kl_loss(enc.mu, enc.logvar) if enc.mu is not None else torch.zeros((), device=x.device)
+        return reco + self.config.fact * kl, reco, kl
+
+    def train_epoch(self, images: np.ndarray, epoch: int) -> EpochMetrics:
+        """One pass over this process's shard of the seeded order of ``epoch``; mean losses over all processes."""
+        config = self.config
+        self.model.train()
+        order = self.processes.shard(epoch_order(len(images), config.seed, epoch))
+        sums = torch.zeros(3, dtype=torch.float64, device=self.device)
+        steps = math.ceil(len(order) / config.batch_size)
+        bar = progress(total=steps, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
+        for step, (_, batch) in enumerate(iterate_batches(images, config.batch_size, order)):
+            x = to_tensor(batch, self.device, config.channels_last)
+            total, reco, kl = self.loss_terms(x)
+            self.optimizer.zero_grad(set_to_none=True)
+            self.scaler.scale(total).backward()
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+            sums += torch.stack([total.detach(), reco.detach(), kl.detach()]).double() * len(batch)
+            bar.update(1)
+            if step % 20 == 0:
+                seen = min((step + 1) * config.batch_size, len(order))
+                mean_total = (sums[0] / seen).item()
+                bar.set_postfix(loss=f"{mean_total:.4g}")
+                if not math.isfinite(mean_total):
+                    break  # the epoch is lost anyway; let the divergence guard handle it
+        bar.close()
+        total, reco, kl = (self.processes.reduce_sum(sums).cpu() / len(images)).tolist()
+        return EpochMetrics(total, reco, kl)
+
+    @torch.no_grad()
+    def evaluate(self, images: np.ndarray) -> EpochMetrics:
+        """Mean losses over ``images`` (uint8 N,H,W,C) in eval mode; the global RNG is left untouched."""
+        was_training = self.model.training
+        self.model.eval()
+        sums = torch.zeros(3, dtype=torch.float64)
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            torch.manual_seed(self.config.seed)
+            for _, batch in iterate_batches(images, self.config.batch_size):
+                x = to_tensor(batch, self.device, self.config.channels_last)
+                terms = self.loss_terms(x)
+                sums += torch.stack([t.detach().double().cpu() for t in terms]) * len(batch)
+        self.model.train(was_training)
+        total, reco, kl = (sums / max(len(images), 1)).tolist()
+        return EpochMetrics(total, reco, kl)
+
+    # -- checkpoints and recovery -------------------------------------------------
+    def _run(self) -> Run:
+        require(self.run is not None, "this trainer has no run directory; pass run= to read or write checkpoints")
+        return self.run  # type: ignore[return-value]
+
+    def save(self, epoch: int) -> None:
+        """Checkpoint ``epoch`` (weights, optimizer, RNG, state) and prune old ones; the writer process only."""
+        run = self._run()
+        if self.processes.is_writer:
+            checkpoint.save_checkpoint(run.checkpoints_dir, epoch, self.model, run.model_config, self.optimizer,
+                                       self.state.to_dict())
+            checkpoint.prune_checkpoints(run.checkpoints_dir, self.config.keep_every, keep={epoch})
+        self.processes.barrier()
+
+    def restore(self, epoch: int) -> None:
+        """Weights, optimizer, RNG and state of checkpoint ``epoch``; epoch 0 is the seeded initialisation."""
+        if epoch == 0:  # diverged before the first checkpoint: back to the seeded initialisation
+            self.model.load_state_dict(self._initial_weights)
+            self.optimizer.state.clear()
+            rng.set_state(self._initial_rng)
+            return
+        run = self._run()
+        ckpt = checkpoint.load_checkpoint(run.checkpoints_dir, epoch, run.model_config)
+        self.model.load_state_dict(ckpt.model_state)
+        if ckpt.optimizer_state is not None:
+            self.optimizer.load_state_dict(ckpt.optimizer_state)
+        if ckpt.rng_state is not None:
+            rng.set_state(ckpt.rng_state)
+        if ckpt.trainer_state:
+            self.state = TrainerState.from_dict(ckpt.trainer_state)
+
+    def set_lr(self, lr: float) -> None:
+        self.state.lr = lr
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def recover(self, epoch: int, reason: str) -> int:
+        """Handle a diverged ``epoch``: restore the last good checkpoint, lower lr; return the epoch to run next."""
+        run, config = self._run(), self.config
+        recoveries = self.state.recoveries + 1
+        if recoveries > config.max_recoveries:
+            raise ZspaceError(f"training of {run.root} diverged at epoch {epoch} ({reason}) after "
+                              f"{config.max_recoveries} recoveries; resume with a lower --lr from an earlier epoch "
+                              f"(zspace train --resume {run.root} --from-epoch N)")
+        good = run.latest_epoch() or 0
+        new_lr = self.state.lr * config.lr_backoff
+        self.restore(good)
+        self.state.recoveries = recoveries
+        self.set_lr(new_lr)
+        if self.processes.is_writer:
+            io.append_jsonl(run.metrics_path, {"event": "divergence", "epoch": epoch, "reason": reason,
+                                               "restored_epoch": good, "new_lr": new_lr})
+        log.warning(f"epoch {epoch} diverged ({reason}); restored epoch {good}, lr -> {new_lr:g}")
+        return good + 1
+
+
+def diverged(metrics: EpochMetrics, best: float | None, factor: float) -> str | None:
+    """Why an epoch counts as diverged (NaN/inf, or above ``factor`` x the best loss), None when it does not."""
+    if not math.isfinite(metrics.total):
+        return f"loss is {metrics.total}"
+    if best is not None and metrics.total > factor * best:
+        return f"loss {metrics.total:.6g} > {factor} x best {best:.6g}"
+    return None
+
+
+def _write_skipped(root: Path, *sets: ImageSet) -> None:
+    # both splits come from one source and report the same unreadable files
+    skipped = list(dict.fromkeys(s for data in sets for s in data.skipped))
+    if skipped:
+        io.write_text(root / "skipped.txt", "\n".join(skipped) + "\n")
+        log.warning(f"{len(skipped)} unreadable input files were skipped; listed in {root / 'skipped.txt'}")
+
+
+def train(train_config: TrainConfig, model_config: ModelConfig, out: str | Path) -> TrainResult:
+    """Train a new run into ``out`` (which must not hold a run already).
+
+    ``model_config.input_shape`` is replaced by the shape of the data.
+    """
+    out = Path(out)
+    if config_path(out).exists():
+        raise ZspaceError(f"{out} already holds a run; continue it with: zspace train --resume {out} "
+                          f"(or choose another --out)")
+    train_config.validate()
+    train_set = load_split(train_config, "train", n=train_config.n_train)
+    model_config = dataclasses.replace(model_config, input_shape=train_set.images.shape[1:])
+    io.write_json(config_path(out), {
+        "model": model_config.to_dict(),
+        "train": dataclasses.asdict(train_config),
+        "data": {"spec": train_config.data, "image_shape": list(train_set.images.shape[1:]),
+                 "n_train": len(train_set.images), "factor_names": train_set.factor_names,
+                 "class_names": train_set.class_names},
+    })
+    return _fit(open_run(out), start_epoch=0, train_set=train_set)
+
+
+def resume(run_dir: str | Path, from_epoch: int | None = None, epochs: int | None = None) -> TrainResult:
+    """Continue ``run_dir`` from ``from_epoch`` (default: latest checkpoint) up to ``epochs``.
+
+    Metrics of epochs after ``from_epoch`` are dropped from metrics.jsonl
+    (rewritten atomically), since those epochs are trained again. Every check
+    runs before the first write: a resume that cannot start changes no file.
+    """
+    run = open_run(run_dir)
+    start = run.latest_epoch() if from_epoch is None else from_epoch
+    if start is None:
+        raise ZspaceError(f"run {run.root} has no checkpoint to resume from; start it again with zspace train")
+    checkpoint.require_epoch(run.checkpoints_dir, start)
+    if epochs is not None:
+        run.config["train"] = TrainConfig.from_dict({**run.config["train"], "epochs": int(epochs)}).to_dict()
+        io.write_json(config_path(run.root), run.config)
+    kept = [r for r in run.metrics() if r.get("epoch", 0) <= start]
+    io.write_text(run.metrics_path, "".join(io.json_line(r) for r in kept))
+    return _fit(run, start_epoch=start)
+
+
+def _fit(run: Run, start_epoch: int, train_set: ImageSet | None = None) -> TrainResult:
+    # --- config, device, precision, processes -------------------------------------
+    config = run.train_config
+    model_config = run.model_config
+    device = select_device(config.device)
+    if device.type == "cpu":
+        use_all_cores()
+    else:
+        torch.backends.cudnn.benchmark = True  # fastest kernels; bit-identical resume is promised on CPU only
+    precision = resolve_precision(device, config.amp)
+    processes = process_strategy()
+
+    # --- data -------------------------------------------------------------------
+    train_set = train_set or load_split(config, "train", n=config.n_train)
+    val_set = load_split(config, "test", n=config.n_val)
+    require(tuple(train_set.images.shape[1:]) == tuple(model_config.input_shape),
+            f"data {config.data} has images of shape {train_set.images.shape[1:]} but run {run.root} was "
+            f"trained on {tuple(model_config.input_shape)}; use the same --data and image size")
+    if processes.is_writer:
+        _write_skipped(run.root, train_set, val_set)
+
+    # --- model, optimiser, state -------------------------------------------------
+    trainer = Trainer(config, model_config, device, precision, processes, run=run)
+    if start_epoch > 0:
+        trainer.restore(start_epoch)
+        log.info(f"resuming {run.root} after epoch {start_epoch}")
+
+    # --- loop -------------------------------------------------------------------
+    history = [r for r in run.metrics() if "epoch" in r and "event" not in r]
+    epoch = start_epoch + 1
+    epochs_bar = progress(total=config.epochs, desc=f"training {model_config.kind}", unit="epoch")
+    epochs_bar.update(start_epoch)
+    while epoch <= config.epochs:
+        t0 = time.perf_counter()
+        train_metrics = trainer.train_epoch(train_set.images, epoch)
+        seconds = time.perf_counter() - t0
+        reason = diverged(train_metrics, trainer.state.best_loss, config.divergence_factor)
+        if reason is not None:
+            epoch = trainer.recover(epoch, reason)
+            continue
+        val_metrics = trainer.evaluate(val_set.images)
+        trainer.state.best_loss = min(train_metrics.total, trainer.state.best_loss or math.inf)
+        record = {"epoch": epoch, "train": dataclasses.asdict(train_metrics), "val": dataclasses.asdict(val_metrics),
+                  "lr": trainer.state.lr, "seconds": seconds, "images_per_s": len(train_set.images) / seconds}
+        trainer.save(epoch)
+        if processes.is_writer:
+            io.append_jsonl(run.metrics_path, record)
+        history.append(record)
+        epochs_bar.update(1)
+        log.info(f"epoch {epoch}/{config.epochs}  train total {train_metrics.total:.2f} reco {train_metrics.reco:.2f} "
+                 f"kl {train_metrics.kl:.3f} | val total {val_metrics.total:.2f} | {record['images_per_s']:.0f} img/s")
+        epoch += 1
+    epochs_bar.close()
+    return TrainResult(run=run, last_epoch=config.epochs, history=history)
+
+
+__all__ = ["TrainConfig", "EpochMetrics", "TrainerState", "Trainer", "TrainResult", "diverged", "train", "resume"]

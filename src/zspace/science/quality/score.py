@@ -1,0 +1,181 @@
+"""Score a sampler of a run: decoded samples against held-out real images, with a floor and a ceiling.
+
+The held-out (test) split is shuffled with the seed and cut in two halves:
+
+* half A is the real reference set (``n_reference`` images);
+* half B gives the **floor**: its reconstructions (a VAE decodes its mu),
+  the best a decoder of this run can do on unseen images, and the
+  **ceiling**: the same images with their pixels shuffled (each image its
+  own permutation), same intensities, no structure.
+
+Every set goes through the same feature net (:mod:`zspace.science.quality.features`)
+and is compared with half A by the Frechet distance and k-NN precision/recall.
+FD has a positive bias that shrinks with the sample count, so compare rows
+of equal ``n`` (``zspace question`` draws ``n_reference`` samples per sampler).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from zspace.core import io
+from zspace.core.device import select_device
+from zspace.core.errors import require
+from zspace.pipeline.generate import decode_points, reconstruct_images
+from zspace.pipeline.run import Run, open_run
+from zspace.science.latents import fitted_sampler
+from zspace.science.quality.features import FeatureExtractor, FeatureNetConfig, feature_extractor
+from zspace.science.quality.frechet import frechet_distance_from_stats, gaussian_stats
+from zspace.science.quality.precision_recall import inside_manifold, knn_radii, realism
+from zspace.science.samplers import Sampler, saved_name
+
+FLOOR = "reconstruction"
+CEILING = "shuffled pixels"
+
+
+@dataclass
+class QualityRow:
+    """Scores of one set of images against the real reference set.
+
+    Attributes
+    ----------
+    name : str
+        Sampler spec, or ``reconstruction`` (floor) / ``shuffled pixels`` (ceiling).
+    n : int
+        Images in the set.
+    fd : float
+        Frechet distance in the feature space (lower is better; 0 = same Gaussian).
+    precision, recall : float
+        k-NN precision and recall in [0, 1] (higher is better).
+    realism_median : float
+        Median per-image realism (>= 1: inside the real manifold).
+    """
+
+    name: str
+    n: int
+    fd: float
+    precision: float
+    recall: float
+    realism_median: float
+
+
+@dataclass
+class ScoreResult:
+    """A sampler's row beside the floor and the ceiling of its run; JSON via :func:`zspace.core.io.to_jsonable`."""
+
+    run: str
+    sampler: QualityRow
+    floor: QualityRow
+    ceiling: QualityRow
+    data: str
+    epoch: int
+    n_reference: int
+    k: int
+    seed: int
+    feature_net: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fd_over_floor(self) -> float:
+        return self.sampler.fd / self.floor.fd if self.floor.fd > 0 else float("inf")
+
+    def format(self) -> str:
+        lines = [f"{'set':<18} {'n':>6} {'FD':>9} {'precision':>9} {'recall':>7}"]
+        for row in (self.floor, self.sampler, self.ceiling):
+            lines.append(f"{row.name:<18} {row.n:>6} {row.fd:>9.3f} {row.precision:>9.3f} {row.recall:>7.3f}")
+        lines.append(f"FD / floor = {self.fd_over_floor:.2f}  (feature net: {self.feature_net.get('task')}, "
+                     f"held-out accuracy {self.feature_net.get('test_accuracy', float('nan')):.3f})")
+        return "\n".join(lines)
+
+
+class Scorer:
+    """Everything a run's scores share: model, feature net, real reference features, floor and ceiling.
+
+    Build once, then call :meth:`score_points` or :meth:`score_sampler` per sampler.
+    """
+
+    def __init__(self, run: Run | str | Path, data: str | None = None, *, n_reference: int = 5000, k: int = 3,
+                 seed: int = 0, epoch: int | None = None, device: str = "auto",
+                 feature_config: FeatureNetConfig | None = None) -> None:
+        self.run = run if isinstance(run, Run) else open_run(run)
+        train_config = self.run.train_config
+        self.data = data or train_config.data
+        self.epoch = self.run.latest_epoch() if epoch is None else epoch
+        self.k, self.seed = k, seed
+        self.device = select_device(device)
+        self.model = self.run.load_model(self.epoch, device=self.device)
+        test = self.run.data_split("test", data=self.data)
+        require(tuple(test.image_shape) == tuple(self.model.config.input_shape),
+                f"--data {self.data!r}: images are {test.image_shape} but the run was trained on "
+                f"{tuple(self.model.config.input_shape)}; use the run's data")
+        require(len(test) >= 2 * (k + 1), f"--data {self.data!r}: the test split has only {len(test)} images")
+        order = np.random.default_rng(seed).permutation(len(test))
+        half = min(n_reference, len(test) // 2)
+        self.n_reference = half
+        real_images = test.images[np.sort(order[:half])]
+        held_images = test.images[np.sort(order[half:2 * half])]
+        feature_config = dataclasses.replace(feature_config or FeatureNetConfig(), data=self.data,
+                                             image_size=train_config.image_size)
+        self.features: FeatureExtractor = feature_extractor(feature_config)
+        self.real = self.features(real_images)
+        self.real_stats = gaussian_stats(self.real)
+        self.real_radii = knn_radii(self.real, k)
+        self.floor = self.score_images(reconstruct_images(self.model, held_images), FLOOR)
+        rng = np.random.default_rng(seed + 1)
+        flat = held_images.reshape(len(held_images), -1, held_images.shape[-1])
+        shuffled = np.stack([img[rng.permutation(len(img))] for img in flat]).reshape(held_images.shape)
+        self.ceiling = self.score_images(shuffled, CEILING)
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Images (N, H, W, C) float32 in [0, 1] of latent points z (N, z_dim)."""
+        return decode_points(self.model, np.asarray(z, dtype=np.float32))
+
+    def realism(self, images: np.ndarray) -> np.ndarray:
+        """(N,) per-image realism against the real reference set (>= 1 inside its manifold)."""
+        return realism(self.features(images), self.real, self.real_radii)
+
+    def score_images(self, images: np.ndarray, name: str) -> QualityRow:
+        """FD, precision, recall and median realism of ``images`` (N, H, W, C) against the real set."""
+        feats = self.features(images)
+        fd = frechet_distance_from_stats(*gaussian_stats(feats), *self.real_stats)
+        precision = inside_manifold(feats, self.real, self.real_radii).mean()
+        recall = inside_manifold(self.real, feats, knn_radii(feats, self.k)).mean()
+        realism_median = float(np.median(realism(feats, self.real, self.real_radii)))
+        return QualityRow(name=name, n=len(images), fd=fd, precision=float(precision), recall=float(recall),
+                          realism_median=realism_median)
+
+    def score_points(self, z: np.ndarray, name: str) -> QualityRow:
+        """Decode latent points and score the images."""
+        return self.score_images(self.decode(z), name)
+
+    def score_sampler(self, sampler: Sampler, name: str, n: int) -> tuple[QualityRow, np.ndarray]:
+        """Draw ``n`` points (seeded), decode, score; returns the row and the points."""
+        z = sampler.sample(n, np.random.default_rng(self.seed))
+        return self.score_points(z, name), z
+
+    def result(self, row: QualityRow) -> ScoreResult:
+        return ScoreResult(run=str(self.run.root), sampler=row, floor=self.floor, ceiling=self.ceiling,
+                           data=self.data, epoch=int(self.epoch), n_reference=self.n_reference, k=self.k,
+                           seed=self.seed, feature_net=self.features.info())
+
+
+def score(run: Run | str | Path, sampler: str = "normal", n: int = 10000, data: str | None = None, *,
+          seed: int = 0, epoch: int | None = None, k: int = 3, n_reference: int = 5000, device: str = "auto",
+          feature_config: FeatureNetConfig | None = None, save: bool = True) -> ScoreResult:
+    """Score ``sampler`` of a run (fitted ones are fitted and saved first) and store ``RUN_DIR/scores/<name>.json``."""
+    require(n > k, f"--n {n} must be larger than k={k}")
+    scorer = Scorer(run, data, n_reference=n_reference, k=k, seed=seed, epoch=epoch, device=device,
+                    feature_config=feature_config)
+    chosen = fitted_sampler(scorer.run, sampler, epoch=scorer.epoch, seed=seed, device=device)
+    row, _ = scorer.score_sampler(chosen, sampler, n)
+    result = scorer.result(row)
+    if save:
+        io.write_json(scorer.run.root / "scores" / f"{saved_name(sampler)}.json", result)
+    return result
+
+
+__all__ = ["QualityRow", "ScoreResult", "Scorer", "score", "FLOOR", "CEILING"]

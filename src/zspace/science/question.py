@@ -1,0 +1,230 @@
+"""SPEC section 5 in numbers: do voids explain why random z-points decode badly?
+
+For each run: every sampler's decoded images are scored against held-out
+images (Frechet distance, k-NN precision and recall; :mod:`zspace.science.quality`)
+beside the reconstruction floor and the shuffled-pixel ceiling; the share
+of its points that land in voids of the encoded training cloud
+(:mod:`zspace.science.voids`); the intrinsic dimension of that cloud (TwoNN, MLE)
+and, for a VAE, its active units. Path profiles show where quality drops
+along straight lines. One generated sentence per run reads the numbers.
+
+Reading: if the samplers with the smallest void share are also the ones
+closest to the floor (a high rank correlation), the voids explain the
+failures; a sampler with a large void share yet a good FD would point to a
+larger coherent region where decoding works.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from zspace.analysis.vae_stats import vae_statistics
+from zspace.core import io
+from zspace.core.errors import require
+from zspace.core.log import get_logger
+from zspace.core.results import json_summary
+from zspace.pipeline.run import Run, open_run
+from zspace.science.intrinsic_dim import IntrinsicDimResult, intrinsic_dimension
+from zspace.science.latents import fitted_sampler, training_store
+from zspace.science.quality.features import FeatureNetConfig
+from zspace.science.quality.score import QualityRow, Scorer
+from zspace.science.voids import PathProfiles, VoidReference, path_profiles, void_share
+
+log = get_logger(__name__)
+
+#: the samplers of issue 6, naive ones first
+DEFAULT_SAMPLERS = ("normal", "uniform:2", "diag-gauss", "full-gauss", "marginal", "shell", "interp:5", "gmm:10",
+                    "flow")
+
+
+@dataclass
+class SamplerRow:
+    """One sampler of one run: quality beside the floor and how many points land in voids."""
+
+    sampler: str
+    n: int
+    fd: float
+    fd_over_floor: float
+    precision: float
+    recall: float
+    void_share: float
+    median_void_ratio: float
+
+
+@dataclass
+class RunAnswer:
+    """Everything ``zspace question`` measured on one run."""
+
+    run: str
+    label: str
+    kind: str
+    z_dim: int
+    fact: float | None
+    epoch: int
+    rows: list[SamplerRow]
+    floor: QualityRow
+    ceiling: QualityRow
+    intrinsic_dim: IntrinsicDimResult
+    active_units: int | None
+    void_threshold: float
+    void_fd_spearman: float | None
+    paths: PathProfiles | None
+    feature_net: dict
+    sentence: str = ""
+
+    def best(self) -> SamplerRow:
+        return min(self.rows, key=lambda r: r.fd)
+
+    def table_rows(self) -> list[tuple[str, float, float, float, float, float | None]]:
+        """See :func:`table_rows`."""
+        return table_rows(answer_json(self))
+
+
+@dataclass
+class QuestionResult:
+    answers: list[RunAnswer] = field(default_factory=list)
+
+    def format(self) -> str:
+        """The plain-text table of every run (also used by the report)."""
+        blocks = []
+        for a in self.answers:
+            au = "n/a (AE)" if a.active_units is None else f"{a.active_units}/{a.z_dim}"
+            lines = [f"== {a.label}: {a.kind.upper()} z_dim {a.z_dim}"
+                     + (f", fact {a.fact:g}" if a.kind == "vae" else "") + f", epoch {a.epoch} ({a.run})",
+                     f"intrinsic dimension of the training codes: TwoNN {a.intrinsic_dim.twonn:.1f}, "
+                     f"MLE {a.intrinsic_dim.mle:.1f} ({a.intrinsic_dim.n_points} points); active units {au}",
+                     f"{'sampler':<26} {'FD':>9} {'x floor':>8} {'precision':>9} {'recall':>7} {'void share':>10}"]
+            for name, fd, ratio, precision, recall, void in a.table_rows():
+                void_text = "-" if void is None else f"{void:.3f}"
+                lines.append(f"{name:<26} {fd:>9.3f} {ratio:>8.2f} {precision:>9.3f} {recall:>7.3f} {void_text:>10}")
+            if a.paths is not None:
+                lines.append("paths: " + a.paths.sentence())
+            lines.append(a.sentence)
+            blocks.append("\n".join(lines))
+        return "\n\n".join(blocks)
+
+    def markdown(self) -> str:
+        """The same table as markdown (benchmarks/RESULTS.md, the HTML report)."""
+        out = []
+        for a in self.answers:
+            au = "n/a" if a.active_units is None else f"{a.active_units}/{a.z_dim}"
+            out.append(f"**{a.label}** ({a.kind.upper()}, z {a.z_dim}" + (f", fact {a.fact:g}" if a.kind == "vae" else "")
+                       + f", epoch {a.epoch}): intrinsic dimension TwoNN {a.intrinsic_dim.twonn:.1f}, "
+                       f"MLE {a.intrinsic_dim.mle:.1f}; active units {au}; void threshold {a.void_threshold:.3g}\n")
+            out.append("| sampler | FD | x floor | precision | recall | void share |")
+            out.append("|---|---:|---:|---:|---:|---:|")
+            for name, fd, ratio, precision, recall, void in a.table_rows():
+                void_text = "-" if void is None else f"{void:.3f}"
+                out.append(f"| {name} | {fd:.2f} | {ratio:.2f} | {precision:.3f} | {recall:.3f} | {void_text} |")
+            if a.paths is not None:
+                out.append(f"\nPaths: {a.paths.sentence()}.")
+            out.append(f"\n{a.sentence}\n")
+        return "\n".join(out)
+
+
+def table_rows(answer: dict) -> list[tuple[str, float, float, float, float, float | None]]:
+    """The rows of a run's sampler table, from its question.json content.
+
+    (name, FD, FD / floor, precision, recall, void share or None): the
+    reconstruction floor, the samplers by increasing FD, the shuffled-pixel ceiling.
+    """
+    floor, ceiling = answer["floor"], answer["ceiling"]
+    rows = [("reconstruction (floor)", floor["fd"], 1.0, floor["precision"], floor["recall"], None)]
+    rows += [(r["sampler"], r["fd"], r["fd_over_floor"], r["precision"], r["recall"], r["void_share"])
+             for r in sorted(answer["rows"], key=lambda r: r["fd"])]
+    rows.append(("shuffled pixels (ceiling)", ceiling["fd"], ceiling["fd"] / floor["fd"], ceiling["precision"],
+                 ceiling["recall"], None))
+    return rows
+
+
+def reading(answer: RunAnswer) -> str:
+    """One sentence generated from the numbers of a run."""
+    best = answer.best()
+    parts = [f"{answer.label}: the sampler closest to the reconstruction floor is {best.sampler} "
+             f"(FD {best.fd:.3g} = {best.fd_over_floor:.2f}x the floor {answer.floor.fd:.3g}, "
+             f"void share {best.void_share:.2f})"]
+    normal = next((r for r in answer.rows if r.sampler == "normal"), None)
+    if normal is not None and normal is not best:
+        parts.append(f"normal draws are {normal.fd_over_floor:.1f}x the floor with void share {normal.void_share:.2f}")
+    beyond = [r for r in answer.rows if r.void_share >= 0.9 and r.fd_over_floor <= 3.0]
+    if beyond:
+        r = min(beyond, key=lambda r: r.fd)
+        parts.append(f"{r.sampler} decodes within {r.fd_over_floor:.1f}x of the floor although "
+                     f"{r.void_share:.0%} of its points lie in voids: decodable space extends beyond the codes")
+    if answer.void_fd_spearman is not None:
+        rho = answer.void_fd_spearman
+        verdict = ("samplers that avoid the voids decode better" if rho >= 0.5 else
+                   "void share does not order the samplers' quality" if rho > -0.5 else
+                   "samplers with more points in voids decode better, a sign of a larger coherent region")
+        parts.append(f"rank correlation of void share and FD across samplers {rho:+.2f}: {verdict}")
+    return "; ".join(parts) + "."
+
+
+def answer_run(run: Run | str | Path, samplers: tuple[str, ...] = DEFAULT_SAMPLERS, n: int = 5000,
+               data: str | None = None, *, seed: int = 0, epoch: int | None = None, device: str = "auto",
+               n_reference: int = 5000, n_void_reference: int = 20000, n_paths: int = 32,
+               n_id_points: int = 5000, label: str | None = None,
+               feature_config: FeatureNetConfig | None = None) -> RunAnswer:
+    """All numbers of ``zspace question`` for one run (samplers are fitted and saved when missing)."""
+    run = run if isinstance(run, Run) else open_run(run)
+    require(len(samplers) >= 1, "zspace question: give at least one --sampler")
+    epoch = run.latest_epoch() if epoch is None else epoch
+    store = training_store(run, epoch, device)
+    z_train = store.codes
+    scorer = Scorer(run, data, n_reference=n_reference, seed=seed, epoch=epoch, device=device,
+                    feature_config=feature_config)
+    reference = VoidReference.build(z_train, n_void_reference, seed=seed)
+    rows = []
+    for spec in samplers:
+        log.info("%s: scoring sampler %s", run.root, spec)
+        sampler = fitted_sampler(run, spec, epoch=epoch, seed=seed, device=device)
+        quality, z = scorer.score_sampler(sampler, spec, n)
+        voids = void_share(z, reference, spec)
+        rows.append(SamplerRow(sampler=spec, n=n, fd=quality.fd, fd_over_floor=quality.fd / scorer.floor.fd
+                               if scorer.floor.fd > 0 else float("inf"), precision=quality.precision,
+                               recall=quality.recall, void_share=voids.share, median_void_ratio=voids.median_ratio))
+    rho = None
+    if len(rows) >= 3:
+        value = spearmanr([r.void_share for r in rows], [r.fd for r in rows]).statistic
+        rho = None if not np.isfinite(value) else float(value)
+    paths = None
+    if n_paths > 0:
+        # encoded ends come from the void reference itself, so the profile starts and ends at distance 0
+        rng = np.random.default_rng(seed + 2)
+        codes = reference.points
+        pick = rng.choice(len(codes), size=(2, min(n_paths, len(codes) // 2)), replace=False)
+        random_ends = rng.standard_normal((2, pick.shape[1], codes.shape[1])).astype(np.float32)
+        paths = path_profiles({"encoded": (codes[pick[0]], codes[pick[1]]),
+                               "random": (random_ends[0], random_ends[1])},
+                              reference, scorer.decode, scorer.realism)
+    active = None
+    if store.mu is not None and store.logvar is not None:
+        active = vae_statistics(store.z, store.mu, store.logvar).active_units
+    model_cfg = run.model_config
+    answer = RunAnswer(run=str(run.root), label=label or run.root.name, kind=model_cfg.kind, z_dim=model_cfg.z_dim,
+                       fact=run.train_config.fact if model_cfg.kind == "vae" else None, epoch=int(epoch),
+                       rows=rows, floor=scorer.floor, ceiling=scorer.ceiling,
+                       intrinsic_dim=intrinsic_dimension(z_train, n_id_points, seed), active_units=active,
+                       void_threshold=reference.threshold, void_fd_spearman=rho, paths=paths,
+                       feature_net=scorer.features.info())
+    answer.sentence = reading(answer)
+    io.write_json(run.root / "question.json", answer_json(answer))
+    return answer
+
+
+def answer_json(answer: RunAnswer) -> dict:
+    """The JSON of ``RUN_DIR/question.json`` (bulk arrays left out)."""
+    return json_summary(answer)
+
+
+def question(runs: list[str | Path], **options) -> QuestionResult:
+    """:func:`answer_run` for each run directory."""
+    return QuestionResult(answers=[answer_run(r, **options) for r in runs])
+
+
+__all__ = ["DEFAULT_SAMPLERS", "SamplerRow", "RunAnswer", "QuestionResult", "answer_run", "answer_json", "question", "reading",
+           "table_rows"]
