@@ -5,9 +5,9 @@ For each model (the seeds' CelebA model 96x96x3/z256 and the 28x28 model):
 * ``minimal loop``: the plainest correct PyTorch loop over the same model,
   batch size, loss and in-memory uint8 data (index, convert, forward,
   backward, Adam step). This is the baseline.
-* ``zspace trainer``: the trainer's own epoch (zspace.pipeline.train._train_epoch:
-  seeded shuffle, prefetching batch reader, loss terms, progress bar), with
-  the model in channels_last as ``zspace.pipeline.train`` puts it.
+* ``zspace trainer``: the trainer's own epoch (``zspace.pipeline.train.Trainer.train_epoch``:
+  seeded shuffle, prefetching batch reader, precision policy, loss terms,
+  progress bar), with the model in channels_last as the trainer builds it.
 * ``data pipeline``: zspace's batch reader + tensor conversion alone, reading
   from a memory-mapped uint8 .npy cache (what CelebA training reads), with no
   model: how many images/s it can deliver.
@@ -35,8 +35,9 @@ from zspace.core.device import select_device, use_all_cores  # noqa: E402
 from zspace.data import load_images  # noqa: E402
 from zspace.models import ModelConfig, build_model  # noqa: E402
 from zspace.pipeline.batches import iterate_batches, to_tensor  # noqa: E402
+from zspace.pipeline.config import TrainConfig  # noqa: E402
 from zspace.pipeline.losses import reconstruction_loss  # noqa: E402
-from zspace.pipeline.train import TrainConfig, _train_epoch  # noqa: E402
+from zspace.pipeline.train import Trainer  # noqa: E402
 
 CASES = [
     ("celeba-like 96x96x3 AE z256", "shapes:96", ModelConfig(kind="ae", input_shape=(96, 96, 3), z_dim=256)),
@@ -61,13 +62,11 @@ def minimal_loop(model, images: np.ndarray, batch_size: int, device) -> float:
     return len(images) / (time.perf_counter() - t0)
 
 
-def zspace_epoch(model, images: np.ndarray, batch_size: int, device) -> float:
+def zspace_epoch(trainer: Trainer, images: np.ndarray) -> float:
     """Images/s of the zspace trainer's epoch over ``images``."""
-    config = TrainConfig(batch_size=batch_size, epochs=1)
-    opt = torch.optim.Adam(model.parameters(), lr=5e-4)
-    scaler = torch.amp.GradScaler(device.type, enabled=False)
+    device = trainer.device
     t0 = time.perf_counter()
-    _train_epoch(model, opt, scaler, images, config, 1, device, None)
+    trainer.train_epoch(images, 1)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return len(images) / (time.perf_counter() - t0)
@@ -102,14 +101,14 @@ def main() -> None:
         assert images.shape[1:] == config.input_shape, (images.shape, config.input_shape)
         rng.seed_everything(0)
         base_model = build_model(config).to(device)
-        zs_model = build_model(config).to(device, memory_format=torch.channels_last)  # as zspace.pipeline.train does
+        trainer = Trainer(TrainConfig(batch_size=args.batch_size, epochs=1, device=str(device)), config, device)
         warm = images[: args.batch_size]
         minimal_loop(base_model, warm, args.batch_size, device)
-        zspace_epoch(zs_model, warm, args.batch_size, device)
+        zspace_epoch(trainer, warm)
         base, ours = [], []
         for _ in range(args.repeats):
             base.append(minimal_loop(base_model, images, args.batch_size, device))
-            ours.append(zspace_epoch(zs_model, images, args.batch_size, device))
+            ours.append(zspace_epoch(trainer, images))
         pipe = max(pipeline(np.concatenate([images] * 8), args.batch_size, device) for _ in range(args.repeats))
         rows.append((name, max(base), max(ours), pipe))
     print("| model | minimal loop img/s | zspace trainer img/s | trainer / loop | pipeline img/s | pipeline / trainer |")

@@ -1,4 +1,4 @@
-"""Shared tiny runs of the core suite (see tests/conftest.py)."""
+"""A tiny trained run for the core tests that read a run's files."""
 
 from __future__ import annotations
 
@@ -11,9 +11,3 @@ from tiny_runs import train_tiny
 def vae_run(tmp_path_factory):
     """A trained tiny VAE run directory (2 epochs)."""
     return train_tiny(tmp_path_factory, "vae")
-
-
-@pytest.fixture(scope="session")
-def ae_run(tmp_path_factory):
-    """A trained tiny AE run directory (2 epochs)."""
-    return train_tiny(tmp_path_factory, "ae")

@@ -7,8 +7,8 @@ import pytest
 
 from zspace.cli import main
 from zspace.core.errors import ZspaceError
-from zspace.science.generation import generate
 from zspace.pipeline.run import open_run
+from zspace.science.generation import generate
 from zspace.science.latents import fit_sampler, training_latents
 from zspace.science.samplers import SAMPLERS, load_sampler, make_sampler
 

@@ -1,4 +1,4 @@
-"""Device choice and per-device speed settings (threads, AMP dtype, memory format)."""
+"""Device choice and thread settings; the precision of a device is :mod:`zspace.pipeline.precision`."""
 
 from __future__ import annotations
 
@@ -38,13 +38,6 @@ def use_all_cores() -> int:
         cores = os.cpu_count() or 1
     torch.set_num_threads(cores)
     return cores
-
-
-def amp_dtype(device: torch.device) -> torch.dtype | None:
-    """Autocast dtype for --amp: bfloat16 where supported on CUDA, else float16; None off CUDA."""
-    if device.type != "cuda":
-        return None
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
 
 
 @contextlib.contextmanager

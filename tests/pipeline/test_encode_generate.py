@@ -8,10 +8,10 @@ from PIL import Image
 from zspace.data import load_images
 from zspace.pipeline.encode import encode
 from zspace.pipeline.generate import reconstruct
-from zspace.science.generation import generate
 from zspace.pipeline.run import open_run
 from zspace.pipeline.zstore import load_zstore
 from zspace.plots.grids import save_reconstruction_grid
+from zspace.science.generation import generate
 from zspace.science.samplers import load_sampler, make_sampler
 
 

@@ -5,8 +5,11 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
-from zspace.cli import main
+from zspace.cli import build_parser, main
+from zspace.models import MODELS, VariationalAutoencoder
+from zspace.pipeline.losses import RECONSTRUCTION_LOSSES
 
 
 def run_cli(capsys, *argv):
@@ -98,3 +101,15 @@ def test_missing_data_path(capsys, tmp_path):
 
 def test_resume_needs_a_checkpoint(capsys, tmp_path):
     assert_user_error(capsys, ["train", "--resume", tmp_path], "not a zspace run")
+
+
+def test_choices_and_names_come_from_the_registries(monkeypatch, capsys):
+    monkeypatch.setitem(MODELS, "vae2", VariationalAutoencoder)
+    monkeypatch.setitem(RECONSTRUCTION_LOSSES, "l1", RECONSTRUCTION_LOSSES["mse"])
+    parser = build_parser()
+    assert parser.parse_args(["summary", "--model", "vae2"]).model == "vae2"
+    assert parser.parse_args(["train", "--out", "x", "--model", "vae2", "--loss", "l1"]).loss == "l1"
+    for command in ("generate", "score", "fit-sampler"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        assert "flow" in capsys.readouterr().out.replace("\n", " "), command

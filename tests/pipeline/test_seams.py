@@ -1,0 +1,95 @@
+"""The trainer's seams and one-home rules: precision policy, process strategy, trainer state, codes, data splits."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from zspace.core.errors import ZspaceError
+from zspace.data import load_images
+from zspace.models import ModelConfig, build_model
+from zspace.pipeline.config import TrainConfig
+from zspace.pipeline.encode import encode
+from zspace.pipeline.precision import Precision, resolve_precision
+from zspace.pipeline.processes import SingleProcess, process_strategy
+from zspace.pipeline.run import open_run
+from zspace.pipeline.train import Trainer, TrainerState
+
+
+def test_amp_off_cuda_falls_back_to_float32_with_a_warning(caplog):
+    with caplog.at_level(logging.WARNING, logger="zspace"):
+        logging.getLogger("zspace").propagate = True
+        try:
+            precision = resolve_precision(torch.device("cpu"), amp=True)
+        finally:
+            logging.getLogger("zspace").propagate = False
+    assert precision == Precision("fp32", "cpu")
+    assert precision.autocast_dtype is None and not precision.grad_scaler().is_enabled()
+    assert "--amp has no effect on cpu" in caplog.text
+    assert resolve_precision(torch.device("cpu")) == Precision("fp32", "cpu")
+
+
+def test_a_bf16_policy_computes_in_bf16_and_keeps_float32_weights():
+    layer = torch.nn.Linear(8, 4)
+    with Precision("bf16", "cpu").autocast():
+        out = layer(torch.randn(2, 8))
+    assert out.dtype == torch.bfloat16 and layer.weight.dtype == torch.float32
+    assert Precision("fp16", "cpu").autocast_dtype == torch.float16
+
+
+def test_single_process_strategy_is_the_identity_and_writes():
+    strategy = SingleProcess()
+    order = np.arange(10)[::-1]
+    assert strategy.shard(order) is order and strategy.is_writer
+    t = torch.ones(3)
+    assert strategy.reduce_sum(t) is t
+    model = torch.nn.Linear(2, 2)
+    assert strategy.wrap(model) is model
+
+
+def test_a_multi_process_launch_is_refused_until_ddp_lands(monkeypatch):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(ZspaceError, match="WORLD_SIZE=2"):
+        process_strategy()
+
+
+def test_trainer_state_is_what_the_checkpoint_stores(vae_run):
+    run = open_run(vae_run)
+    state_json = json.loads((run.checkpoints_dir / "epoch_0002" / "state.json").read_text())
+    state = TrainerState.from_dict(state_json["trainer_state"])
+    assert state.to_dict() == state_json["trainer_state"]
+    assert state.lr == pytest.approx(5e-4) and state.recoveries == 0
+    assert state.best_loss == pytest.approx(min(r["train"]["total"] for r in run.metrics()))
+
+
+def test_two_trainers_of_one_config_start_identical():
+    config = TrainConfig(seed=11, device="cpu")
+    model_config = ModelConfig(kind="ae", input_shape=(28, 28, 1), z_dim=2, filters=(4,))
+    a = Trainer(config, model_config, torch.device("cpu"))
+    b = Trainer(config, model_config, torch.device("cpu"))
+    for (name, x), (_, y) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
+        assert x.equal(y), name
+    with pytest.raises(ZspaceError, match="no run directory"):
+        a.save(1)
+
+
+def test_the_code_of_an_image_is_mu_for_a_vae_and_z_for_an_ae(vae_run):
+    store = encode(vae_run, split="test", n=40, device="cpu")
+    np.testing.assert_array_equal(store.codes, store.mu)
+    assert not np.array_equal(store.z, store.mu)  # the sampled z differs from its mean
+    ae = build_model(ModelConfig(kind="ae", input_shape=(28, 28, 1), z_dim=2, filters=(4,)))
+    enc = ae.encode(torch.rand(3, 1, 28, 28))
+    assert enc.code is enc.z
+
+
+def test_a_runs_data_split_is_read_with_its_image_size_and_seed(vae_run):
+    run = open_run(vae_run)
+    config = run.train_config
+    expected = load_images(config.data, "test", image_size=config.image_size, seed=config.seed, n=30)
+    split = run.data_split("test", n=30)
+    np.testing.assert_array_equal(split.images, expected.images)
+    np.testing.assert_array_equal(split.labels, expected.labels)
