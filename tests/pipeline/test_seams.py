@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import numpy as np
 import pytest
@@ -14,23 +13,34 @@ from zspace.data import load_images
 from zspace.models import ModelConfig, build_model
 from zspace.pipeline.config import TrainConfig
 from zspace.pipeline.encode import encode
+from zspace.pipeline import precision as precision_module
 from zspace.pipeline.precision import Precision, resolve_precision
 from zspace.pipeline.processes import SingleProcess, process_strategy
 from zspace.pipeline.run import open_run
 from zspace.pipeline.train import Trainer, TrainerState
 
 
-def test_amp_off_cuda_falls_back_to_float32_with_a_warning(caplog):
-    with caplog.at_level(logging.WARNING, logger="zspace"):
-        logging.getLogger("zspace").propagate = True
-        try:
-            precision = resolve_precision(torch.device("cpu"), amp=True)
-        finally:
-            logging.getLogger("zspace").propagate = False
-    assert precision == Precision("fp32", "cpu")
-    assert precision.autocast_dtype is None and not precision.grad_scaler().is_enabled()
-    assert "--amp has no effect on cpu" in caplog.text
-    assert resolve_precision(torch.device("cpu")) == Precision("fp32", "cpu")
+def test_precision_names_resolve_per_device(monkeypatch):
+    cpu = torch.device("cpu")
+    assert resolve_precision(cpu) == Precision("fp32", "cpu")
+    assert resolve_precision(cpu).autocast_dtype is None and not resolve_precision(cpu).grad_scaler().is_enabled()
+    with pytest.raises(ZspaceError, match="--precision fp16 needs a CUDA or MPS GPU"):
+        resolve_precision(cpu, "fp16")
+    with pytest.raises(ZspaceError, match="unknown"):
+        resolve_precision(cpu, "fp8")
+    monkeypatch.setattr(precision_module, "cpu_has_native_bf16", lambda: False)
+    with pytest.raises(ZspaceError, match="no native bf16"):
+        resolve_precision(cpu, "bf16")
+    assert resolve_precision(cpu, "auto").name == "fp32"
+    monkeypatch.setattr(precision_module, "cpu_has_native_bf16", lambda: True)
+    assert resolve_precision(cpu, "bf16") == Precision("bf16", "cpu")
+    monkeypatch.setattr(precision_module, "CPU_BF16_BY_DEFAULT", True)
+    assert resolve_precision(cpu, "auto").name == "bf16"
+
+
+def test_a_legacy_amp_flag_becomes_a_precision():
+    assert TrainConfig.from_dict({"amp": True}).precision == "auto"
+    assert TrainConfig.from_dict({"amp": False}).precision == "fp32"
 
 
 def test_a_bf16_policy_computes_in_bf16_and_keeps_float32_weights():

@@ -9,6 +9,7 @@ from zspace.commands.summary import add_model_options, model_config_from_args
 from zspace.core.errors import ZspaceError
 from zspace.pipeline.config import TrainConfig
 from zspace.pipeline.losses import RECONSTRUCTION_LOSSES
+from zspace.pipeline.precision import PRECISION_CHOICES
 from zspace.pipeline.train import resume, train
 
 
@@ -35,13 +36,17 @@ def add_parser(sub) -> argparse.ArgumentParser:
                        help=f"{help_text} (default: {default})")
     p.add_argument("--loss", choices=list(RECONSTRUCTION_LOSSES), default=None,
                    help=f"reconstruction loss (default: {default_of(TrainConfig, 'loss')})")
-    p.add_argument("--amp", action="store_true", help="mixed precision on CUDA")
+    p.add_argument("--precision", choices=PRECISION_CHOICES, default=None,
+                   help=f"autocast dtype: fp32, bf16 (CUDA, MPS, CPUs with native bf16), fp16 (CUDA, MPS) or auto "
+                        f"(default: {default_of(TrainConfig, 'precision')}; auto: bf16 on CUDA, see README)")
+    p.add_argument("--amp", action="store_const", const="auto", dest="precision",
+                   help="the same as --precision auto")
     add_device(p)
     return p
 
 
 _TRAIN_FIELDS = ("epochs", "batch_size", "lr", "fact", "seed", "keep_every", "n_train", "n_val", "image_size",
-                 "divergence_factor", "loss")
+                 "divergence_factor", "loss", "precision")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
         if not args.out:
             raise ZspaceError("zspace train needs --out RUN_DIR (a new directory) or --resume RUN_DIR")
         overrides = {k: getattr(args, k) for k in _TRAIN_FIELDS if getattr(args, k) is not None}
-        config = TrainConfig(data=args.data, device=args.device, amp=args.amp, **overrides)
+        config = TrainConfig(data=args.data, device=args.device, **overrides)
         result = train(config, model_config_from_args(args), args.out)
     last = result.history[-1] if result.history else None
     if last:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from zspace.core.config import Config
 from zspace.core.errors import require
 from zspace.pipeline.losses import RECONSTRUCTION_LOSSES
+from zspace.pipeline.precision import PRECISION_CHOICES
 
 
 @dataclass
@@ -30,8 +32,10 @@ class TrainConfig(Config):
         Seeds weight init, shuffling, VAE sampling and the data split.
     device : str, default "auto"
         auto | cpu | cuda | cuda:N | mps.
-    amp : bool, default False
-        Mixed precision (bfloat16/float16 autocast) on CUDA; ignored elsewhere.
+    precision : {"fp32", "bf16", "fp16", "auto"}, default "fp32"
+        Autocast dtype of the forward passes (see :mod:`zspace.pipeline.precision`);
+        weights, optimizer state and checkpoints stay float32. Run configs written
+        before this option had ``amp`` (true: ``auto``).
     channels_last : bool, default True
         NHWC memory format for images and weights (tensor cores on CUDA; oneDNN's
         preferred layout on CPU).
@@ -57,7 +61,7 @@ class TrainConfig(Config):
     fact: float = 1.0
     seed: int = 0
     device: str = "auto"
-    amp: bool = False
+    precision: str = "fp32"
     channels_last: bool = True
     keep_every: int = 5
     n_train: int | None = None
@@ -77,6 +81,17 @@ class TrainConfig(Config):
         require(self.keep_every >= 0, f"--keep-every {self.keep_every} must be >= 0")
         require(self.divergence_factor > 1, f"divergence_factor {self.divergence_factor} must be > 1")
         require(0 < self.lr_backoff < 1, f"lr_backoff {self.lr_backoff} must be in (0, 1)")
+        require(self.precision in PRECISION_CHOICES,
+                f"--precision {self.precision!r} is unknown; use one of {', '.join(PRECISION_CHOICES)}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], where: str | None = None) -> "TrainConfig":
+        """As :meth:`Config.from_dict`; a legacy ``amp`` flag becomes ``precision`` (true: auto, false: fp32)."""
+        if isinstance(data, dict) and "amp" in data:
+            data = dict(data)
+            amp = data.pop("amp")
+            data.setdefault("precision", "auto" if amp else "fp32")
+        return super().from_dict(data, where)
 
 
 __all__ = ["TrainConfig"]

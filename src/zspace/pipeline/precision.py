@@ -5,27 +5,40 @@ plain float32) and whether the loss needs a gradient scaler (float16 only).
 Weights, optimizer state and checkpoints always stay float32; losses are
 summed in float32 or float64 (:mod:`zspace.pipeline.losses`).
 
-:func:`resolve_precision` holds the rule that picks one for a device. Today's
-rule is the ``--amp`` flag: bfloat16 autocast on CUDA GPUs that support it,
-float16 with a scaler on other CUDA GPUs, and float32 elsewhere. A new mode
-(e.g. bf16 on CPUs with native bf16) is a new entry of :data:`PRECISIONS`
-and a branch of that one function.
+:func:`resolve_precision` turns a requested name into the precision of a device:
+
+==========  ====================================================================
+``fp32``    float32 everywhere (the reference)
+``bf16``    bfloat16 autocast; CUDA GPUs that support it, MPS, and CPUs with
+            native bf16 instructions (AVX512-BF16 or AMX); refused elsewhere,
+            where it would be emulated and slower than float32
+``fp16``    float16 autocast with a gradient scaler; CUDA and MPS only
+``auto``    CUDA: bf16 where supported, else fp16; CPU: bf16 on native-bf16 CPUs
+            when :data:`CPU_BF16_BY_DEFAULT`, else fp32; MPS: fp32
+==========  ====================================================================
+
+``auto`` on CPU follows the measurements in benchmarks/RESULTS.md (speed and
+validation loss of bf16 against fp32); the README says what was chosen.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ContextManager
 
 import torch
 
-from zspace.core.log import get_logger
-
-log = get_logger(__name__)
+from zspace.core.errors import ZspaceError
 
 #: precision name -> autocast dtype (None: float32 without autocast)
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+#: what --precision accepts
+PRECISION_CHOICES = (*PRECISIONS, "auto")
+#: whether ``auto`` picks bf16 on CPUs with native bf16 (decided from benchmarks/RESULTS.md)
+CPU_BF16_BY_DEFAULT = False
 
 
 @dataclass(frozen=True)
@@ -59,19 +72,49 @@ class Precision:
         return torch.amp.GradScaler(self.device_type, enabled=self.autocast_dtype == torch.float16)
 
 
-def cuda_amp_dtype() -> torch.dtype:
-    """bfloat16 where the CUDA GPU supports it, else float16."""
-    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 in hardware (x86 AVX512-BF16 or AMX-BF16; read from /proc/cpuinfo)."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-def resolve_precision(device: torch.device, amp: bool = False) -> Precision:
-    """The precision of ``device``: mixed (``amp``) on CUDA, float32 everywhere else."""
-    if not amp:
-        return Precision("fp32", device.type)
-    if device.type != "cuda":
-        log.warning(f"--amp has no effect on {device.type}; training in float32")
-        return Precision("fp32", device.type)
-    return Precision("bf16" if cuda_amp_dtype() == torch.bfloat16 else "fp16", device.type)
+def bf16_available(device: torch.device) -> bool:
+    """Whether bf16 autocast runs natively on ``device``."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return cpu_has_native_bf16()
+    return device.type == "mps"
 
 
-__all__ = ["PRECISIONS", "Precision", "resolve_precision", "cuda_amp_dtype"]
+def auto_precision(device: torch.device) -> str:
+    """The name ``auto`` stands for on ``device`` (see the module docstring)."""
+    if device.type == "cuda":
+        return "bf16" if bf16_available(device) else "fp16"
+    if device.type == "cpu" and CPU_BF16_BY_DEFAULT and cpu_has_native_bf16():
+        return "bf16"
+    return "fp32"
+
+
+def resolve_precision(device: torch.device, name: str = "fp32") -> Precision:
+    """The precision ``name`` (fp32, bf16, fp16 or auto) on ``device``; a clear error where it cannot run."""
+    if name not in PRECISION_CHOICES:
+        raise ZspaceError(f"--precision {name!r} is unknown; use one of {', '.join(PRECISION_CHOICES)}")
+    if name == "auto":
+        name = auto_precision(device)
+    if name == "bf16" and not bf16_available(device):
+        what = ("this CPU has no native bf16 instructions (AVX512-BF16/AMX)" if device.type == "cpu"
+                else f"this {device.type} device does not support bf16")
+        raise ZspaceError(f"--precision bf16: {what}; use --precision fp32 (or auto)")
+    if name == "fp16" and device.type not in ("cuda", "mps"):
+        raise ZspaceError(f"--precision fp16 needs a CUDA or MPS GPU, not {device.type}; use --precision bf16 "
+                          "on CPUs with native bf16, or fp32")
+    return Precision(name, device.type)
+
+
+__all__ = ["PRECISIONS", "PRECISION_CHOICES", "CPU_BF16_BY_DEFAULT", "Precision", "resolve_precision",
+           "auto_precision", "bf16_available", "cpu_has_native_bf16"]

@@ -255,6 +255,7 @@ def train(train_config: TrainConfig, model_config: ModelConfig, out: str | Path)
         raise ZspaceError(f"{out} already holds a run; continue it with: zspace train --resume {out} "
                           f"(or choose another --out)")
     train_config.validate()
+    resolve_precision(select_device(train_config.device), train_config.precision)  # refuse before any write
     train_set = load_split(train_config, "train", n=train_config.n_train)
     model_config = dataclasses.replace(model_config, input_shape=train_set.images.shape[1:])
     io.write_json(config_path(out), {
@@ -296,7 +297,8 @@ def _fit(run: Run, start_epoch: int, train_set: ImageSet | None = None) -> Train
         use_all_cores()
     else:
         torch.backends.cudnn.benchmark = True  # fastest kernels; bit-identical resume is promised on CPU only
-    precision = resolve_precision(device, config.amp)
+    precision = resolve_precision(device, config.precision)
+    log.info(f"training on {device} in {precision.name}")
     processes = process_strategy()
 
     # --- data -------------------------------------------------------------------
@@ -330,7 +332,8 @@ def _fit(run: Run, start_epoch: int, train_set: ImageSet | None = None) -> Train
         val_metrics = trainer.evaluate(val_set.images)
         trainer.state.best_loss = min(train_metrics.total, trainer.state.best_loss or math.inf)
         record = {"epoch": epoch, "train": dataclasses.asdict(train_metrics), "val": dataclasses.asdict(val_metrics),
-                  "lr": trainer.state.lr, "seconds": seconds, "images_per_s": len(train_set.images) / seconds}
+                  "lr": trainer.state.lr, "seconds": seconds, "images_per_s": len(train_set.images) / seconds,
+                  "precision": precision.name}
         trainer.save(epoch)
         if processes.is_writer:
             io.append_jsonl(run.metrics_path, record)
