@@ -86,10 +86,11 @@ def latent_like(n: int, d: int, seed: int = 0, chunk: int = 20000) -> np.ndarray
 @timed
 def section_battery(z_path: Path, out_dir: Path, baseline_mb: float, array_mb: float) -> dict:
     from zspace.analysis import load_latents, run_battery
+    from zspace.plots.analysis_figures import draw
 
     start = time.perf_counter()
     latents = load_latents(z_path)
-    report = run_battery(latents, out_dir)["report"]
+    report = run_battery(latents, out_dir, draw=draw)["report"]
     total = time.perf_counter() - start
     peak = rss_peak_mb()
     return {"seconds_total": total, "seconds": report["seconds"], "array_mb": array_mb,
@@ -109,7 +110,7 @@ def section_inertia(z: np.ndarray, ours: dict | None, seed: int) -> dict:
 
     if ours is None:
         start = time.perf_counter()
-        res = inertia_curve(z, InertiaConfig(seed=seed))
+        res = inertia_curve(z, InertiaConfig(), seed)
         ours = {"seconds_inertia": time.perf_counter() - start, "inertia": res.inertia, "k_values": res.k_values}
     sk_inertia, start = [], time.perf_counter()
     for k in ours["k_values"]:
@@ -131,8 +132,8 @@ def section_tsne(z: np.ndarray, n: int, seed: int) -> dict:
     from zspace.core.rows import seeded_subsample
 
     x = np.ascontiguousarray(z[seeded_subsample(len(z), n, seed)])
-    cfg = TsneConfig(sample_size=n, seed=seed)
-    ours = embed(x, SPEC_VARIANTS[0], cfg)
+    cfg = TsneConfig(sample_size=n)
+    ours = embed(x, SPEC_VARIANTS[0], cfg, seed)
     start = time.perf_counter()
     y = TSNE(perplexity=30, early_exaggeration=12, max_iter=1000, n_jobs=os.cpu_count(),
              random_state=seed).fit_transform(x)
@@ -151,9 +152,9 @@ def section_scaling(z: np.ndarray, sizes: list[int], seed: int) -> dict:
     for n in sizes:
         if n > len(z):
             continue
-        cfg = BatteryConfig(seed=seed, figures=False)
+        cfg = BatteryConfig(figures=False)
         start = time.perf_counter()
-        report = run_battery(from_arrays(z[:n]), None, cfg)["report"]
+        report = run_battery(from_arrays(z[:n]), None, cfg, seed=seed)["report"]
         out[str(n)] = {"total": time.perf_counter() - start, **report["seconds"]}
         print(f"scaling N={n}: {out[str(n)]}", flush=True)
     return out

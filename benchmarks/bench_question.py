@@ -47,6 +47,10 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=5000, help="samples per sampler")
     parser.add_argument("--runs", default=",".join(RUNS), help="subset of: " + ",".join(RUNS))
     parser.add_argument("--core", type=int, default=None, help="pin to this CPU core (default: the last one)")
+    parser.add_argument("--data", default="fashion-mnist")
+    parser.add_argument("--n-train", type=int, default=None, help="training images (default: all)")
+    parser.add_argument("--n-reference", type=int, default=5000)
+    parser.add_argument("--samplers", default=",".join(DEFAULT_SAMPLERS))
     args = parser.parse_args()
     if hasattr(os, "sched_setaffinity"):
         cores = sorted(os.sched_getaffinity(0))
@@ -60,13 +64,15 @@ def main() -> None:
         if (out / "config.json").exists():
             continue
         start = time.perf_counter()
-        train(TrainConfig(data="fashion-mnist", epochs=args.epochs, fact=fact, seed=0, keep_every=1, device="cpu"),
+        train(TrainConfig(data=args.data, epochs=args.epochs, fact=fact, seed=0, keep_every=1, device="cpu",
+                          n_train=args.n_train),
               ModelConfig(kind=kind, input_shape=(28, 28, 1), z_dim=args.z_dim, filters=(32, 64, 128)), out)
         timings[name] = time.perf_counter() - start
         print(f"trained {name} in {timings[name]:.0f} s", flush=True)
     io.write_json(args.out / "train_seconds.json", timings)
     start = time.perf_counter()
-    result = question(run_dirs, samplers=DEFAULT_SAMPLERS, n=args.n, n_reference=5000, device="cpu")
+    result = question(run_dirs, samplers=tuple(args.samplers.split(",")), n=args.n, n_reference=args.n_reference,
+                      device="cpu")
     seconds = time.perf_counter() - start
     text = result.markdown() + f"\n(zspace question on {len(run_dirs)} runs: {seconds:.0f} s)\n"
     io.write_text(args.out / "question.md", text)

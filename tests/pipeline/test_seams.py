@@ -11,9 +11,9 @@ import torch
 from zspace.core.errors import ZspaceError
 from zspace.data import load_images
 from zspace.models import ModelConfig, build_model
+from zspace.pipeline import precision as precision_module
 from zspace.pipeline.config import TrainConfig
 from zspace.pipeline.encode import encode
-from zspace.pipeline import precision as precision_module
 from zspace.pipeline.precision import Precision, resolve_precision
 from zspace.pipeline.processes import SingleProcess, process_strategy
 from zspace.pipeline.run import open_run

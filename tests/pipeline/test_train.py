@@ -6,11 +6,13 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 from safetensors.torch import load_file
 
 from zspace.core.errors import ZspaceError
 from zspace.pipeline import checkpoint
+from zspace.pipeline.precision import cpu_has_native_bf16
 from zspace.pipeline.run import open_run
 from zspace.pipeline.train import EpochMetrics, Trainer, diverged, resume, train
 
@@ -31,13 +33,18 @@ def test_training_lowers_reconstruction_loss_and_writes_metrics(vae_run):
     assert config["data"]["factor_names"][:1] == ["kind"]
 
 
-@pytest.mark.parametrize("kind", ["vae", "ae"])
-def test_resume_is_bit_identical_to_uninterrupted_run(tmp_path, kind, tiny_configs):
+NATIVE_BF16 = pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU has no native bf16 (AVX512-BF16/AMX)")
+
+
+@pytest.mark.parametrize("kind, precision", [("vae", "fp32"), ("ae", "fp32"),
+                                             pytest.param("vae", "bf16", marks=NATIVE_BF16)])
+def test_resume_is_bit_identical_to_uninterrupted_run(tmp_path, kind, precision, tiny_configs):
     full = tmp_path / "full"
-    train(*tiny_configs(kind, epochs=3), full)
+    train(*tiny_configs(kind, epochs=3, precision=precision), full)
     stopped = tmp_path / "stopped"
-    train(*tiny_configs(kind, epochs=2), stopped)  # "killed" after epoch 2
+    train(*tiny_configs(kind, epochs=2, precision=precision), stopped)  # "killed" after epoch 2
     resume(stopped, epochs=3)
+    assert {r["precision"] for r in open_run(stopped).metrics()} == {precision}
     a, b = _weights(full, 3), _weights(stopped, 3)
     assert a.keys() == b.keys()
     for key in a:
@@ -124,3 +131,15 @@ def test_unreadable_images_are_skipped_and_listed_in_the_run(tmp_path, tiny_conf
     skipped = (run_dir / "skipped.txt").read_text()
     assert "broken.png" in skipped and len(skipped.strip().splitlines()) == 1
     assert open_run(run_dir).metrics()[-1]["epoch"] == 1
+
+
+@NATIVE_BF16
+def test_bf16_training_keeps_float32_weights_and_tracks_float32_losses(tmp_path, tiny_configs):
+    runs = {}
+    for precision in ("fp32", "bf16"):
+        train(*tiny_configs("ae", epochs=2, precision=precision), tmp_path / precision)
+        runs[precision] = open_run(tmp_path / precision).metrics()[-1]
+    weights = _weights(tmp_path / "bf16", 2)
+    assert all(w.dtype == torch.float32 for w in weights.values())
+    assert not all(weights[k].equal(v) for k, v in _weights(tmp_path / "fp32", 2).items())  # bf16 really ran
+    assert runs["bf16"]["val"]["total"] == pytest.approx(runs["fp32"]["val"]["total"], rel=0.02)

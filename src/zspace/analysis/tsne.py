@@ -16,12 +16,12 @@ a random map scores about knn_k / n).
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 
 import numpy as np
 
 from zspace.core.config import Config
+from zspace.core.device import available_cores
 from zspace.core.errors import require
 from zspace.core.neighbours import knn
 from zspace.core.progress import progress
@@ -59,10 +59,15 @@ class TsneConfig(Config):
     variants : tuple of TsneVariant, default (12, 30, 1000) and (16, 10, 1000)
     n_jobs : int, default -1 (all cores)
         Threads of the nearest-neighbour search for the affinities.
-    optimize_n_jobs : int, default 1
-        Threads of the gradient descent. One thread: on the 2-core benchmark
-        machine, shared with other jobs, 2 threads made each iteration
-        1.4x (20k points) to 2x (1k points) slower.
+    optimize_n_jobs : int, default 0 (by size)
+        Threads of the gradient descent; 0 picks by the number of points
+        (:func:`gradient_threads`): one thread below ``parallel_gradient_from``
+        points, where thread hand-offs cost more than they gain (2 threads made
+        each iteration 1.4x slower at 20k points on 2 shared cores), all cores
+        from there on (one thread was 1.6x slower than openTSNE on 2 threads at
+        165k; benchmarks/RESULTS.md, bench_tsne.py).
+    parallel_gradient_from : int, default 50000
+        See ``optimize_n_jobs``.
     ints_in_interval : float, default 2.0
         openTSNE FFT grid coarseness (see module docstring).
     knn_k : int, default 10
@@ -74,7 +79,8 @@ class TsneConfig(Config):
     sample_size: int = 20000
     variants: tuple[TsneVariant, ...] = SPEC_VARIANTS
     n_jobs: int = -1
-    optimize_n_jobs: int = 1
+    optimize_n_jobs: int = 0
+    parallel_gradient_from: int = 50000
     ints_in_interval: float = 2.0
     knn_k: int = 10
     knn_queries: int = 2000
@@ -181,13 +187,13 @@ def embed(x: np.ndarray, variant: TsneVariant, cfg: TsneConfig, seed: int = 0, n
     """
     import openTSNE
 
-    n_jobs = cfg.n_jobs if cfg.n_jobs > 0 else (os.cpu_count() or 1)
+    n_jobs = cfg.n_jobs if cfg.n_jobs > 0 else available_cores()
     start = time.perf_counter()
     affinities = openTSNE.affinity.PerplexityBasedNN(
         x, perplexity=min(variant.perplexity, (x.shape[0] - 1) / 3), n_jobs=n_jobs, random_state=seed,
         verbose=False)
     initial = openTSNE.initialization.pca(x, random_state=seed)
-    embedding = openTSNE.TSNEEmbedding(initial, affinities, n_jobs=cfg.optimize_n_jobs, random_state=seed,
+    embedding = openTSNE.TSNEEmbedding(initial, affinities, n_jobs=gradient_threads(cfg, len(x)), random_state=seed,
                                        ints_in_interval=cfg.ints_in_interval,
                                        negative_gradient_method="fft")
     # the two phases of openTSNE.TSNE.fit (momentum 0.8 in both, learning rate N / exaggeration)
@@ -202,6 +208,13 @@ def embed(x: np.ndarray, variant: TsneVariant, cfg: TsneConfig, seed: int = 0, n
     return TsneMap(name=name or variant.name, early_exaggeration=variant.early_exaggeration,
                    perplexity=variant.perplexity, n_iter=variant.n_iter, input_dim=x.shape[1], seconds=seconds,
                    kl_divergence=kl, knn_preservation=keep, embedding=y)
+
+
+def gradient_threads(cfg: TsneConfig, n_points: int) -> int:
+    """Threads of the t-SNE gradient for ``n_points`` (see ``TsneConfig.optimize_n_jobs``)."""
+    if cfg.optimize_n_jobs > 0:
+        return cfg.optimize_n_jobs
+    return 1 if n_points < cfg.parallel_gradient_from else available_cores()
 
 
 def knn_preservation(high: np.ndarray, low: np.ndarray, k: int = 10, n_queries: int = 2000, seed: int = 0) -> float:

@@ -6,6 +6,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
+from zspace.pipeline.precision import PRECISION_CHOICES
+
 
 def default_of(cls, name: str):
     """The default of field ``name`` of config dataclass ``cls`` (one place for each fact)."""
@@ -17,6 +19,12 @@ def default_of(cls, name: str):
 
 def add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps (default: auto)")
+
+
+def add_precision(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--precision", choices=PRECISION_CHOICES, default=None,
+                   help="autocast dtype of the model's forward passes (default: the run's training precision, "
+                        "float32 where that one cannot run)")
 
 
 def add_epoch(p: argparse.ArgumentParser) -> None:
@@ -32,8 +40,9 @@ def add_force(p: argparse.ArgumentParser) -> None:
 
 
 def add_model_use_options(p: argparse.ArgumentParser, force: bool = False) -> None:
-    """--epoch and --device for commands that load a run's model; --force for those that write one file."""
+    """--epoch, --device and --precision for commands that load a run's model; --force for those that write one file."""
     add_epoch(p)
     add_device(p)
+    add_precision(p)
     if force:
         add_force(p)

@@ -29,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.force:
         io.refuse_overwrite(args.out, "Z file")
     store = encode(open_run(args.run_dir), args.data, args.split, epoch=args.epoch, batch_size=args.batch_size,
-                   device=args.device, seed=args.seed, n=args.n)
+                   device=args.device, seed=args.seed, n=args.n, precision=args.precision)
     store.save(args.out)
     print(f"wrote {args.out}: {store.z.shape[0]} points in {store.z.shape[1]} dimensions")
     return 0

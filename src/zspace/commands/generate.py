@@ -29,7 +29,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     if not args.force:
         io.refuse_overwrite(args.out, "output")
-    _, images = generate(open_run(args.run_dir), args.sampler, args.n, args.seed, epoch=args.epoch, device=args.device)
+    _, images = generate(open_run(args.run_dir), args.sampler, args.n, args.seed, epoch=args.epoch, device=args.device,
+                         precision=args.precision)
     io.save_npy(args.out, images)
     if args.grid:
         save_grid(images, args.grid)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from zspace.commands._common import add_device, add_epoch
+from zspace.commands._common import add_device, add_epoch, add_precision
 from zspace.core import io
 from zspace.science.question import DEFAULT_SAMPLERS, answer_json, question
 
@@ -33,13 +33,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--markdown", default=None, help="also write the tables as markdown to this file")
     add_epoch(p)
     add_device(p)
+    add_precision(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     result = question(args.run_dirs, samplers=tuple(args.samplers or DEFAULT_SAMPLERS), n=args.n, data=args.data,
                       seed=args.seed, epoch=args.epoch, device=args.device, n_reference=args.n_reference,
-                      n_paths=args.paths)
+                      n_paths=args.paths, precision=args.precision)
     print(result.format())
     if args.json:
         io.write_json(args.json, [answer_json(a) for a in result.answers])

@@ -23,7 +23,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     originals, recos = reconstruct(open_run(args.run_dir), args.data, args.n, args.seed, epoch=args.epoch,
-                                   device=args.device)
+                                   device=args.device, precision=args.precision)
     save_reconstruction_grid(originals, recos, args.out)
     print(f"wrote {args.out}: {len(originals)} test images above their reconstructions")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from zspace.commands._common import add_device, add_epoch, add_run_dir
+from zspace.commands._common import add_device, add_epoch, add_precision, add_run_dir
 from zspace.science.quality.score import score
 from zspace.science.samplers import sampler_names, saved_name
 
@@ -26,12 +26,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     add_epoch(p)
     add_device(p)
+    add_precision(p)
     return p
 
 
 def run(args: argparse.Namespace) -> int:
     result = score(args.run_dir, args.sampler, args.n, args.data, seed=args.seed, epoch=args.epoch, k=args.k,
-                   n_reference=args.n_reference, device=args.device)
+                   n_reference=args.n_reference, device=args.device, precision=args.precision)
     print(result.format())
     print(f"stored {args.run_dir / 'scores' / (saved_name(args.sampler) + '.json')}")
     return 0

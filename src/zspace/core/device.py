@@ -30,12 +30,17 @@ def select_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity; all CPUs where that is unknown)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
 def use_all_cores() -> int:
     """Let torch use every core this process may run on (CPU training); return the count."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count() or 1
+    cores = available_cores()
     torch.set_num_threads(cores)
     return cores
 

@@ -72,6 +72,11 @@ class Precision:
         return torch.amp.GradScaler(self.device_type, enabled=self.autocast_dtype == torch.float16)
 
 
+def autocast(precision: Precision | None) -> ContextManager:
+    """``precision.autocast()``, or no autocast for None (float32)."""
+    return precision.autocast() if precision is not None else contextlib.nullcontext()
+
+
 @functools.lru_cache(maxsize=1)
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bf16 in hardware (x86 AVX512-BF16 or AMX-BF16; read from /proc/cpuinfo)."""
@@ -116,5 +121,5 @@ def resolve_precision(device: torch.device, name: str = "fp32") -> Precision:
     return Precision(name, device.type)
 
 
-__all__ = ["PRECISIONS", "PRECISION_CHOICES", "CPU_BF16_BY_DEFAULT", "Precision", "resolve_precision",
+__all__ = ["PRECISIONS", "PRECISION_CHOICES", "CPU_BF16_BY_DEFAULT", "Precision", "autocast", "resolve_precision",
            "auto_precision", "bf16_available", "cpu_has_native_bf16"]

@@ -26,6 +26,7 @@ from zspace.data import ImageSet
 from zspace.models import Autoencoder, ModelConfig, build_model
 from zspace.pipeline import checkpoint
 from zspace.pipeline.config import TrainConfig
+from zspace.pipeline.precision import Precision, resolve_precision
 from zspace.pipeline.splits import load_split
 
 
@@ -45,6 +46,19 @@ class Run:
     def train_config(self) -> TrainConfig:
         """The training configuration (``config.json["train"]``)."""
         return TrainConfig.from_dict(self.config["train"], where=f"{config_path(self.root)} [train]")
+
+    def inference_precision(self, device: torch.device, name: str | None = None) -> Precision:
+        """The precision of encoding and decoding with this run's model on ``device``.
+
+        ``name`` when given (an error where it cannot run); else the run's training
+        precision, or float32 where that one cannot run on ``device``.
+        """
+        if name is not None:
+            return resolve_precision(device, name)
+        try:
+            return resolve_precision(device, self.train_config.precision)
+        except ZspaceError:
+            return Precision("fp32", device.type)
 
     def data_split(self, split: str, *, data: str | None = None, n: int | None = None) -> ImageSet:
         """The ``split`` of the run's data (or of ``data``), read with the run's image size and seed."""

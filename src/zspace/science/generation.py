@@ -12,18 +12,20 @@ from zspace.science.samplers import resolve_sampler
 
 
 def generate(run: Run, sampler: str = "normal", n: int = 64, seed: int = 0, *, epoch: int | None = None,
-             device: str = "auto") -> tuple[np.ndarray, np.ndarray]:
+             device: str = "auto", precision: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``n`` points from ``sampler`` and decode them.
 
     ``sampler`` is a spec (``normal``, ``uniform:2``) or the name of a sampler
-    fitted and saved in the run (``zspace fit-sampler RUN_DIR gmm:10``).
+    fitted and saved in the run (``zspace fit-sampler RUN_DIR gmm:10``). Decoding
+    runs in ``precision`` (default: the run's training precision).
 
     Returns (z (n, z_dim) float32, images (n, H, W, C) float32 in [0, 1]).
     """
     require(n >= 1, f"--n {n} must be >= 1")
-    model = run.load_model(epoch, device=select_device(device))
+    dev = select_device(device)
+    model = run.load_model(epoch, device=dev)
     z = resolve_sampler(run.root, sampler, model.config.z_dim).sample(n, np.random.default_rng(seed))
-    return z, decode_points(model, z)
+    return z, decode_points(model, z, precision=run.inference_precision(dev, precision))
 
 
 __all__ = ["generate"]

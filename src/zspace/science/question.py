@@ -168,7 +168,7 @@ def answer_run(run: Run | str | Path, samplers: tuple[str, ...] = DEFAULT_SAMPLE
                data: str | None = None, *, seed: int = 0, epoch: int | None = None, device: str = "auto",
                n_reference: int = 5000, n_void_reference: int = 20000, n_paths: int = 32,
                n_id_points: int = 5000, label: str | None = None,
-               feature_config: FeatureNetConfig | None = None) -> RunAnswer:
+               feature_config: FeatureNetConfig | None = None, precision: str | None = None) -> RunAnswer:
     """All numbers of ``zspace question`` for one run (samplers are fitted and saved when missing)."""
     run = run if isinstance(run, Run) else open_run(run)
     require(len(samplers) >= 1, "zspace question: give at least one --sampler")
@@ -176,7 +176,7 @@ def answer_run(run: Run | str | Path, samplers: tuple[str, ...] = DEFAULT_SAMPLE
     store = training_store(run, epoch, device)
     z_train = store.codes
     scorer = Scorer(run, data, n_reference=n_reference, seed=seed, epoch=epoch, device=device,
-                    feature_config=feature_config)
+                    feature_config=feature_config, precision=precision)
     reference = VoidReference.build(z_train, n_void_reference, seed=seed)
     rows = []
     for spec in samplers:

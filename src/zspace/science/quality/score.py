@@ -78,6 +78,7 @@ class ScoreResult:
     k: int
     seed: int
     feature_net: dict[str, Any] = field(default_factory=dict)
+    precision: str = "fp32"
 
     @property
     def fd_over_floor(self) -> float:
@@ -96,11 +97,13 @@ class Scorer:
     """Everything a run's scores share: model, feature net, real reference features, floor and ceiling.
 
     Build once, then call :meth:`score_points` or :meth:`score_sampler` per sampler.
+    The run's model decodes in ``precision`` (default: the run's training precision);
+    the feature net, the measuring instrument, always computes in float32.
     """
 
     def __init__(self, run: Run | str | Path, data: str | None = None, *, n_reference: int = 5000, k: int = 3,
                  seed: int = 0, epoch: int | None = None, device: str = "auto",
-                 feature_config: FeatureNetConfig | None = None) -> None:
+                 feature_config: FeatureNetConfig | None = None, precision: str | None = None) -> None:
         self.run = run if isinstance(run, Run) else open_run(run)
         train_config = self.run.train_config
         self.data = data or train_config.data
@@ -108,6 +111,7 @@ class Scorer:
         self.k, self.seed = k, seed
         self.device = select_device(device)
         self.model = self.run.load_model(self.epoch, device=self.device)
+        self.precision = self.run.inference_precision(self.device, precision)
         test = self.run.data_split("test", data=self.data)
         require(tuple(test.image_shape) == tuple(self.model.config.input_shape),
                 f"--data {self.data!r}: images are {test.image_shape} but the run was trained on "
@@ -124,7 +128,7 @@ class Scorer:
         self.real = self.features(real_images)
         self.real_stats = gaussian_stats(self.real)
         self.real_radii = knn_radii(self.real, k)
-        self.floor = self.score_images(reconstruct_images(self.model, held_images), FLOOR)
+        self.floor = self.score_images(reconstruct_images(self.model, held_images, precision=self.precision), FLOOR)
         rng = np.random.default_rng(seed + 1)
         flat = held_images.reshape(len(held_images), -1, held_images.shape[-1])
         shuffled = np.stack([img[rng.permutation(len(img))] for img in flat]).reshape(held_images.shape)
@@ -132,7 +136,7 @@ class Scorer:
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Images (N, H, W, C) float32 in [0, 1] of latent points z (N, z_dim)."""
-        return decode_points(self.model, np.asarray(z, dtype=np.float32))
+        return decode_points(self.model, np.asarray(z, dtype=np.float32), precision=self.precision)
 
     def realism(self, images: np.ndarray) -> np.ndarray:
         """(N,) per-image realism against the real reference set (>= 1 inside its manifold)."""
@@ -160,16 +164,17 @@ class Scorer:
     def result(self, row: QualityRow) -> ScoreResult:
         return ScoreResult(run=str(self.run.root), sampler=row, floor=self.floor, ceiling=self.ceiling,
                            data=self.data, epoch=int(self.epoch), n_reference=self.n_reference, k=self.k,
-                           seed=self.seed, feature_net=self.features.info())
+                           seed=self.seed, feature_net=self.features.info(), precision=self.precision.name)
 
 
 def score(run: Run | str | Path, sampler: str = "normal", n: int = 10000, data: str | None = None, *,
           seed: int = 0, epoch: int | None = None, k: int = 3, n_reference: int = 5000, device: str = "auto",
-          feature_config: FeatureNetConfig | None = None, save: bool = True) -> ScoreResult:
+          feature_config: FeatureNetConfig | None = None, save: bool = True,
+          precision: str | None = None) -> ScoreResult:
     """Score ``sampler`` of a run (fitted ones are fitted and saved first) and store ``RUN_DIR/scores/<name>.json``."""
     require(n > k, f"--n {n} must be larger than k={k}")
     scorer = Scorer(run, data, n_reference=n_reference, k=k, seed=seed, epoch=epoch, device=device,
-                    feature_config=feature_config)
+                    feature_config=feature_config, precision=precision)
     chosen = fitted_sampler(scorer.run, sampler, epoch=scorer.epoch, seed=seed, device=device)
     row, _ = scorer.score_sampler(chosen, sampler, n)
     result = scorer.result(row)

@@ -1,0 +1,159 @@
+"""Every benchmark in one command; rewrites benchmarks/RESULTS.md.
+
+Each section runs its script in a fresh process (so one section's threads and memory do not colour the next),
+keeps the script's markdown tables, and saves them with the command and the time it took under
+``benchmarks/results/<section>.md``. RESULTS.md is then assembled from those files with the machine
+(CPU model and flags, cores, threads, torch / numpy / TensorFlow versions) and the date.
+
+    python benchmarks/run.py                  # everything, full size (make bench); about an hour on 2 cores
+    python benchmarks/run.py --quick          # a smoke run at toy sizes, written to benchmarks/results-quick/
+    python benchmarks/run.py --only tsne      # one section; the others are taken from benchmarks/results/
+    python benchmarks/run.py --assemble       # only rebuild RESULTS.md from benchmarks/results/
+
+A section whose script fails is reported in RESULTS.md with its error instead of a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+#: section -> (title, what it compares, full arguments, quick arguments)
+SECTIONS: dict[str, tuple[str, str, list[str], list[str]]] = {
+    "training": (
+        "Training throughput per precision (bench_training.py, issues 3 and 13)",
+        "Baselines in the same run: a minimal PyTorch loop (channels_last) in the same precision, and the seeds' "
+        "stack, Keras 3 on TensorFlow with the float32 and mixed_bfloat16 policies. Targets: zspace bf16 >= 1.5x "
+        "Keras's best policy; zspace fp32 >= 1.0x Keras fp32; both >= 0.95x the minimal loop.",
+        ["bench_training.py", "--steps", "8", "--repeats", "3"],
+        ["bench_training.py", "--steps", "1", "--repeats", "1", "--no-keras"]),
+    "precision": (
+        "bf16 against fp32: speed and validation loss (bench_precision.py, issue 13)",
+        "The evidence behind the default of --precision auto: the same runs in fp32 and bf16; the rule is "
+        ">= 1.3x faster and validation loss within 1%.",
+        ["bench_precision.py"],
+        ["bench_precision.py", "--seeds", "0", "--epochs", "1", "--n-train", "512", "--n-val", "128",
+         "--big-n-train", "128"]),
+    "tsne": (
+        "t-SNE from 20k to 165k points (bench_tsne.py, issue 13)",
+        "Baselines in the same run: openTSNE with its defaults on all cores, and scikit-learn's TSNE where it "
+        "finishes. Targets: no slower than openTSNE's defaults with KL within 2%; <= 0.2x scikit-learn.",
+        ["bench_tsne.py", "--sizes", "20000,50000,100000,165000", "--threads", "1,2"],
+        ["bench_tsne.py", "--sizes", "600", "--d", "16", "--sklearn-max", "600"]),
+    "analysis": (
+        "Analysis battery at 170k x 256 (bench_analysis.py, issue 4)",
+        "Baselines in the same run: scikit-learn MiniBatchKMeans (inertia curve) and TSNE (t-SNE maps).",
+        ["bench_analysis.py", "--n", "170000", "--d", "256"],
+        ["bench_analysis.py", "--n", "3000", "--d", "16", "--tsne-n", "500", "--scaling-n", "1000,3000"]),
+    "question": (
+        "The open question on Fashion-MNIST (bench_question.py, issue 6)",
+        "FD of each sampler as a multiple of the reconstruction floor, beside the shuffled-pixel ceiling.",
+        ["bench_question.py", "--out", "{tmp}"],
+        ["bench_question.py", "--out", "{tmp}", "--epochs", "1", "--z-dim", "4", "--n", "200", "--runs", "ae",
+         "--data", "shapes", "--n-train", "1000", "--n-reference", "200", "--samplers", "normal,gmm:3"]),
+}
+
+
+def machine() -> dict[str, str]:
+    """What the numbers were measured on."""
+    import numpy
+    import torch
+
+    info = {"date": datetime.date.today().isoformat(), "python": platform.python_version(),
+            "torch": torch.__version__, "numpy": numpy.__version__, "threads": str(torch.get_num_threads()),
+            "cores": str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count())}
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text()
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")),
+                     platform.processor())
+        flags = next((line.split(":", 1)[1].split() for line in cpuinfo.splitlines() if line.startswith("flags")), [])
+        wanted = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "amx_bf16", "amx_tile")
+        info["cpu"] = f"{model}, {platform.machine()}; flags: {' '.join(f for f in wanted if f in flags) or 'none'}"
+    except OSError:
+        info["cpu"] = platform.processor() or platform.machine()
+    keras_python = HERE / ".venv-keras" / "bin" / "python"
+    if keras_python.exists():
+        done = subprocess.run([str(keras_python), "-c", "import tensorflow as tf; print(tf.__version__)"],
+                              capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        info["tensorflow"] = done.stdout.strip() or "not importable"
+    else:
+        info["tensorflow"] = "not installed (the training section installs it in benchmarks/.venv-keras)"
+    return info
+
+
+def run_section(name: str, quick: bool, out_dir: Path) -> Path:
+    """Run one section's script; write ``out_dir/<name>.md`` (command, wall time, tables or the error)."""
+    title, about, full, small = SECTIONS[name]
+    with tempfile.TemporaryDirectory() as tmp:
+        args = [a.replace("{tmp}", tmp) for a in (small if quick else full)]
+        cmd = [sys.executable, str(HERE / args[0]), *args[1:]]
+        shown = "python benchmarks/" + " ".join(a if a != tmp else "TMP" for a in args)
+        print(f"== {name}: {shown}", flush=True)
+        start = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "ZSPACE_PROGRESS": "0"})
+        seconds = time.perf_counter() - start
+    body = done.stdout.strip() if done.returncode == 0 else (
+        f"**The script failed** (exit {done.returncode}):\n\n```\n{done.stderr.strip()[-2000:]}\n```")
+    text = f"## {title}\n\n{about}\n\nCommand: `{shown}` ({seconds / 60:.1f} min, measured " \
+           f"{datetime.date.today().isoformat()}).\n\n{body}\n"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.md"
+    path.write_text(text)
+    print(body[-3000:], flush=True)
+    return path
+
+
+def assemble(out_dir: Path, target: Path, info: dict[str, str]) -> None:
+    """RESULTS.md: the machine, then every section found in ``out_dir`` in the order of SECTIONS."""
+    lines = ["# Benchmark results", "",
+             "Written by `python benchmarks/run.py` (`make bench`); every ratio is against a baseline measured in "
+             "the same run of the same script. Earlier measurements, with their notes, are in "
+             "[HISTORY.md](HISTORY.md).", "",
+             "| machine | |", "|---|---|"]
+    lines += [f"| {key} | {value} |" for key, value in info.items()]
+    lines.append("")
+    for name in SECTIONS:
+        path = out_dir / f"{name}.md"
+        lines.append(path.read_text() if path.exists() else
+                     f"## {SECTIONS[name][0]}\n\nNot measured yet: `python benchmarks/run.py --only {name}`.\n")
+    tmp = target.with_suffix(".md.tmp")
+    tmp.write_text("\n".join(lines))
+    os.replace(tmp, target)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="toy sizes; results go to benchmarks/results-quick/")
+    parser.add_argument("--only", default=None, help=f"comma-separated sections of: {', '.join(SECTIONS)}")
+    parser.add_argument("--assemble", action="store_true", help="only rebuild RESULTS.md from saved sections")
+    args = parser.parse_args(argv)
+    out_dir = HERE / ("results-quick" if args.quick else "results")
+    target = out_dir / "RESULTS.md" if args.quick else HERE / "RESULTS.md"
+    names = list(SECTIONS) if not args.only else [s.strip() for s in args.only.split(",")]
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown:
+        parser.error(f"unknown section {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    if not args.assemble:
+        for name in names:
+            run_section(name, args.quick, out_dir)
+    info = machine()
+    assemble(out_dir, target, info)
+    print(f"wrote {target}")
+    print(json.dumps(info))
+    failed = [n for n in names if "**The script failed**" in (out_dir / f"{n}.md").read_text()] if not args.assemble \
+        else []
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
