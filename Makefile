@@ -23,7 +23,7 @@ test: setup
 	ZSPACE_PROGRESS=0 MPLBACKEND=Agg $(BIN)/python -m pytest -q
 
 bench: setup
-	$(BIN)/python benchmarks/bench_training.py
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) demo-out

@@ -3,7 +3,8 @@
 Each section runs its script in a fresh process (so one section's threads and memory do not colour the next),
 keeps the script's markdown tables, and saves them with the command and the time it took under
 ``benchmarks/results/<section>.md``. RESULTS.md is then assembled from those files with the machine
-(CPU model and flags, cores, threads, torch / numpy / TensorFlow versions) and the date.
+(CPU model and flags, cores, threads, torch / numpy / TensorFlow versions) and the date, followed by the
+hand-written reading of the numbers in benchmarks/NOTES.md.
 
     python benchmarks/run.py                  # everything, full size (make bench); about an hour on 2 cores
     python benchmarks/run.py --quick          # a smoke run at toy sizes, written to benchmarks/results-quick/
@@ -126,6 +127,9 @@ def assemble(out_dir: Path, target: Path, info: dict[str, str]) -> None:
         path = out_dir / f"{name}.md"
         lines.append(path.read_text() if path.exists() else
                      f"## {SECTIONS[name][0]}\n\nNot measured yet: `python benchmarks/run.py --only {name}`.\n")
+    notes = HERE / "NOTES.md"
+    if notes.exists():
+        lines.append(notes.read_text())
     tmp = target.with_suffix(".md.tmp")
     tmp.write_text("\n".join(lines))
     os.replace(tmp, target)

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from zspace.core.errors import ZspaceError
-from zspace.models import ModelConfig, build_model, summarize
+from zspace.models import ModelConfig, build_model, forward_flops, summarize
 
 # SPEC section 2, in millions: (kind, z_dim, extra_dense) -> (encoder, decoder or None)
 SPEC_COUNTS = [
@@ -84,3 +84,12 @@ def test_batchnorm_variant_has_expected_extra_parameters():
     assert bn.params("encoder") - plain.params("encoder") == 2 * (8 + 16)
     assert bn.params("decoder") - plain.params("decoder") == 2 * 8
     assert np.isfinite(bn.total_params)
+
+
+def test_forward_flops_match_a_hand_count():
+    """One stride-2 conv (1 -> 4 channels, 3x3) on 8x8, Dense 64 -> 2, Dense 2 -> 64, one transposed conv 4 -> 1."""
+    config = ModelConfig(kind="ae", input_shape=(8, 8, 1), z_dim=2, filters=(4,))
+    conv = 2 * (4 * 4) * 4 * (3 * 3 * 1)          # 4x4 outputs x 4 channels x 9 taps, 2 FLOP per multiply-add
+    dense = 2 * 64 * 2 + 2 * 2 * 64                 # 4*4*4 = 64 features -> 2, and back
+    transposed = 2 * (4 * 4) * 4 * (3 * 3 * 1)      # every input pixel scatters 9 taps x 1 channel from 4
+    assert forward_flops(config) == conv + dense + transposed

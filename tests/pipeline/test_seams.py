@@ -34,8 +34,12 @@ def test_precision_names_resolve_per_device(monkeypatch):
     assert resolve_precision(cpu, "auto").name == "fp32"
     monkeypatch.setattr(precision_module, "cpu_has_native_bf16", lambda: True)
     assert resolve_precision(cpu, "bf16") == Precision("bf16", "cpu")
-    monkeypatch.setattr(precision_module, "CPU_BF16_BY_DEFAULT", True)
-    assert resolve_precision(cpu, "auto").name == "bf16"
+    # auto: bf16 only for models large enough to gain from it (the seeds' 96x96x3 model, not a 28x28 one)
+    big = ModelConfig(kind="ae", input_shape=(96, 96, 3), z_dim=256)
+    small = ModelConfig(kind="ae", input_shape=(28, 28, 1), z_dim=16, filters=(32, 64, 128))
+    assert resolve_precision(cpu, "auto", big).name == "bf16"
+    assert resolve_precision(cpu, "auto", small).name == "fp32"
+    assert resolve_precision(cpu, "auto").name == "fp32"
 
 
 def test_a_legacy_amp_flag_becomes_a_precision():

@@ -9,7 +9,7 @@ from zspace.commands.summary import add_model_options, model_config_from_args
 from zspace.core.errors import ZspaceError
 from zspace.pipeline.config import TrainConfig
 from zspace.pipeline.losses import RECONSTRUCTION_LOSSES
-from zspace.pipeline.precision import PRECISION_CHOICES
+from zspace.pipeline.precision import CPU_BF16_MIN_FORWARD_GFLOP, PRECISION_CHOICES
 from zspace.pipeline.train import resume, train
 
 
@@ -38,7 +38,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help=f"reconstruction loss (default: {default_of(TrainConfig, 'loss')})")
     p.add_argument("--precision", choices=PRECISION_CHOICES, default=None,
                    help=f"autocast dtype: fp32, bf16 (CUDA, MPS, CPUs with native bf16), fp16 (CUDA, MPS) or auto "
-                        f"(default: {default_of(TrainConfig, 'precision')}; auto: bf16 on CUDA, see README)")
+                        f"(default: {default_of(TrainConfig, 'precision')}: bf16 on CUDA, and on CPUs with native "
+                        f"bf16 for models of >= {CPU_BF16_MIN_FORWARD_GFLOP} GFLOP per image; else fp32)")
     p.add_argument("--amp", action="store_const", const="auto", dest="precision",
                    help="the same as --precision auto")
     add_device(p)

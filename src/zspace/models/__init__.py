@@ -3,7 +3,7 @@
 from zspace.models.autoencoder import Autoencoder, Encoding, VariationalAutoencoder, build_model
 from zspace.models.config import ModelConfig, parse_int_list, parse_shape
 from zspace.models.registry import MODELS, model_kinds, register_model
-from zspace.models.summary import ModelSummary, summarize
+from zspace.models.summary import ModelSummary, forward_flops, summarize
 
 __all__ = ["MODELS", "Autoencoder", "Encoding", "VariationalAutoencoder", "build_model", "ModelConfig",
-           "model_kinds", "parse_int_list", "parse_shape", "register_model", "ModelSummary", "summarize"]
+           "model_kinds", "parse_int_list", "parse_shape", "register_model", "ModelSummary", "forward_flops", "summarize"]

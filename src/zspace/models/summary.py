@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
-from zspace.models.autoencoder import Autoencoder
+from zspace.models.autoencoder import Autoencoder, build_model
+from zspace.models.config import ModelConfig
 
 
 @dataclass
@@ -86,3 +90,19 @@ def summarize(model: Autoencoder) -> ModelSummary:
     dec_rows = _trace(model.decoder, "decoder", lambda: model.decode_logits(z))
     model.train(was_training)
     return ModelSummary({"encoder": enc_rows, "decoder": dec_rows})
+
+
+@functools.lru_cache(maxsize=64)
+def _forward_flops(config_json: str) -> int:
+    config = ModelConfig.from_dict(json.loads(config_json))
+    with torch.device("meta"):  # shapes only: no memory, no arithmetic
+        model = build_model(config)
+        x = torch.empty(1, config.input_shape[2], *config.input_shape[:2])
+    with FlopCounterMode(display=False) as counter:
+        model(x)
+    return int(counter.get_total_flops())
+
+
+def forward_flops(config: ModelConfig) -> int:
+    """FLOP of one image's forward pass (encode + decode), counted by torch's FlopCounterMode on meta tensors."""
+    return _forward_flops(json.dumps(config.to_dict(), sort_keys=True))

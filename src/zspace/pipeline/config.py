@@ -32,7 +32,7 @@ class TrainConfig(Config):
         Seeds weight init, shuffling, VAE sampling and the data split.
     device : str, default "auto"
         auto | cpu | cuda | cuda:N | mps.
-    precision : {"fp32", "bf16", "fp16", "auto"}, default "fp32"
+    precision : {"fp32", "bf16", "fp16", "auto"}, default "auto"
         Autocast dtype of the forward passes (see :mod:`zspace.pipeline.precision`);
         weights, optimizer state and checkpoints stay float32. Run configs written
         before this option had ``amp`` (true: ``auto``).
@@ -61,7 +61,7 @@ class TrainConfig(Config):
     fact: float = 1.0
     seed: int = 0
     device: str = "auto"
-    precision: str = "fp32"
+    precision: str = "auto"
     channels_last: bool = True
     keep_every: int = 5
     n_train: int | None = None

@@ -14,11 +14,15 @@ summed in float32 or float64 (:mod:`zspace.pipeline.losses`).
             where it would be emulated and slower than float32
 ``fp16``    float16 autocast with a gradient scaler; CUDA and MPS only
 ``auto``    CUDA: bf16 where supported, else fp16; CPU: bf16 on native-bf16 CPUs
-            when :data:`CPU_BF16_BY_DEFAULT`, else fp32; MPS: fp32
+            for models of at least :data:`CPU_BF16_MIN_FORWARD_GFLOP` per image,
+            else fp32; MPS: fp32
 ==========  ====================================================================
 
-``auto`` on CPU follows the measurements in benchmarks/RESULTS.md (speed and
-validation loss of bf16 against fp32); the README says what was chosen.
+``auto`` on CPU follows the measurements in benchmarks/RESULTS.md (bench_precision.py):
+on an AVX512-BF16 CPU, bf16 trained the seeds' 96x96x3 model (0.145 GFLOP per
+image forward) 1.6x faster than fp32 with the validation loss within 0.1%, but
+the 28x28 models (0.009-0.013 GFLOP) no faster (0.7x-1.3x): their layers are too
+small for bf16 kernels to pay for the casts. The threshold sits between the two.
 """
 
 from __future__ import annotations
@@ -32,13 +36,14 @@ from typing import ContextManager
 import torch
 
 from zspace.core.errors import ZspaceError
+from zspace.models import ModelConfig, forward_flops
 
 #: precision name -> autocast dtype (None: float32 without autocast)
 PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 #: what --precision accepts
 PRECISION_CHOICES = (*PRECISIONS, "auto")
-#: whether ``auto`` picks bf16 on CPUs with native bf16 (decided from benchmarks/RESULTS.md)
-CPU_BF16_BY_DEFAULT = False
+#: ``auto`` picks bf16 on native-bf16 CPUs for models with at least this forward cost per image
+CPU_BF16_MIN_FORWARD_GFLOP = 0.1
 
 
 @dataclass(frozen=True)
@@ -96,21 +101,25 @@ def bf16_available(device: torch.device) -> bool:
     return device.type == "mps"
 
 
-def auto_precision(device: torch.device) -> str:
-    """The name ``auto`` stands for on ``device`` (see the module docstring)."""
+def auto_precision(device: torch.device, model_config: ModelConfig | None = None) -> str:
+    """The name ``auto`` stands for on ``device`` for a model of ``model_config`` (see the module docstring)."""
     if device.type == "cuda":
         return "bf16" if bf16_available(device) else "fp16"
-    if device.type == "cpu" and CPU_BF16_BY_DEFAULT and cpu_has_native_bf16():
+    if device.type == "cpu" and cpu_has_native_bf16() and model_config is not None \
+            and forward_flops(model_config) >= CPU_BF16_MIN_FORWARD_GFLOP * 1e9:
         return "bf16"
     return "fp32"
 
 
-def resolve_precision(device: torch.device, name: str = "fp32") -> Precision:
-    """The precision ``name`` (fp32, bf16, fp16 or auto) on ``device``; a clear error where it cannot run."""
+def resolve_precision(device: torch.device, name: str = "fp32", model_config: ModelConfig | None = None) -> Precision:
+    """The precision ``name`` (fp32, bf16, fp16 or auto) on ``device``; a clear error where it cannot run.
+
+    ``auto`` needs ``model_config`` to decide on a CPU (without it, auto is fp32 there).
+    """
     if name not in PRECISION_CHOICES:
         raise ZspaceError(f"--precision {name!r} is unknown; use one of {', '.join(PRECISION_CHOICES)}")
     if name == "auto":
-        name = auto_precision(device)
+        name = auto_precision(device, model_config)
     if name == "bf16" and not bf16_available(device):
         what = ("this CPU has no native bf16 instructions (AVX512-BF16/AMX)" if device.type == "cpu"
                 else f"this {device.type} device does not support bf16")
@@ -121,5 +130,5 @@ def resolve_precision(device: torch.device, name: str = "fp32") -> Precision:
     return Precision(name, device.type)
 
 
-__all__ = ["PRECISIONS", "PRECISION_CHOICES", "CPU_BF16_BY_DEFAULT", "Precision", "autocast", "resolve_precision",
+__all__ = ["PRECISIONS", "PRECISION_CHOICES", "CPU_BF16_MIN_FORWARD_GFLOP", "Precision", "autocast", "resolve_precision",
            "auto_precision", "bf16_available", "cpu_has_native_bf16"]

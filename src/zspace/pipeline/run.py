@@ -54,9 +54,9 @@ class Run:
         precision, or float32 where that one cannot run on ``device``.
         """
         if name is not None:
-            return resolve_precision(device, name)
+            return resolve_precision(device, name, self.model_config)
         try:
-            return resolve_precision(device, self.train_config.precision)
+            return resolve_precision(device, self.train_config.precision, self.model_config)
         except ZspaceError:
             return Precision("fp32", device.type)
 

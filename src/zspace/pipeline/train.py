@@ -255,9 +255,9 @@ def train(train_config: TrainConfig, model_config: ModelConfig, out: str | Path)
         raise ZspaceError(f"{out} already holds a run; continue it with: zspace train --resume {out} "
                           f"(or choose another --out)")
     train_config.validate()
-    resolve_precision(select_device(train_config.device), train_config.precision)  # refuse before any write
     train_set = load_split(train_config, "train", n=train_config.n_train)
     model_config = dataclasses.replace(model_config, input_shape=train_set.images.shape[1:])
+    resolve_precision(select_device(train_config.device), train_config.precision, model_config)  # before any write
     io.write_json(config_path(out), {
         "model": model_config.to_dict(),
         "train": dataclasses.asdict(train_config),
@@ -297,7 +297,7 @@ def _fit(run: Run, start_epoch: int, train_set: ImageSet | None = None) -> Train
         use_all_cores()
     else:
         torch.backends.cudnn.benchmark = True  # fastest kernels; bit-identical resume is promised on CPU only
-    precision = resolve_precision(device, config.precision)
+    precision = resolve_precision(device, config.precision, model_config)
     log.info(f"training on {device} in {precision.name}")
     processes = process_strategy()
 
