@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--d", type=int, default=256)
     parser.add_argument("--threads", default="", help="also run zspace with these gradient thread counts")
     parser.add_argument("--sklearn-max", type=int, default=20000)
+    parser.add_argument("--ints", default="", help="also run zspace with these FFT grids (ints_in_interval)")
+    parser.add_argument("--no-baselines", action="store_true", help="zspace only (for tuning runs)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
@@ -70,6 +72,13 @@ def main(argv: list[str] | None = None) -> dict:
                 continue  # the same run as zspace's own choice
             forced = embed(x, SPEC_VARIANTS[0], dataclasses.replace(TsneConfig(), optimize_n_jobs=threads), args.seed)
             row[f"zspace_{threads}_threads"] = {"seconds": forced.seconds, "kl": forced.kl_divergence}
+        for ints in (float(i) for i in args.ints.split(",") if i):
+            grid = embed(x, SPEC_VARIANTS[0], dataclasses.replace(TsneConfig(), ints_in_interval=ints), args.seed)
+            row[f"zspace_ints{ints:g}"] = {"seconds": grid.seconds, "kl": grid.kl_divergence}
+        if args.no_baselines:
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+            continue
         seconds, kl = opentsne_defaults(x, args.seed)
         row["opentsne"] = {"seconds": seconds, "kl": kl}
         if n <= args.sklearn_max:
@@ -88,16 +97,20 @@ def markdown(results: dict) -> str:
     lines = ["| N | system | gradient threads | seconds | KL | time / openTSNE defaults | KL / openTSNE |",
              "|---:|---|---:|---:|---:|---:|---:|"]
     for row in results["rows"]:
-        base = row["opentsne"]
+        base = row.get("opentsne")
         for key, value in row.items():
             if not isinstance(value, dict):
                 continue
-            threads = {"zspace": str(row["zspace_threads"]), "opentsne": "all", "sklearn": "all"}.get(
-                key, key.split("_")[1] if key.startswith("zspace_") else "")
-            label = {"zspace": "zspace", "opentsne": "openTSNE defaults", "sklearn": "scikit-learn TSNE"}.get(
-                key, "zspace (forced)")
-            lines.append(f"| {row['n']} | {label} | {threads} | {value['seconds']:.1f} | {value['kl']:.4f} "
-                         f"| {value['seconds'] / base['seconds']:.2f}x | {value['kl'] / base['kl']:.3f} |")
+            if key.endswith("_threads"):
+                label, threads = "zspace (forced threads)", key.split("_")[1]
+            elif key.startswith("zspace_ints"):
+                label, threads = f"zspace, ints_in_interval {key[len('zspace_ints'):]}", str(row["zspace_threads"])
+            else:
+                label = {"zspace": "zspace", "opentsne": "openTSNE defaults", "sklearn": "scikit-learn TSNE"}[key]
+                threads = str(row["zspace_threads"]) if key == "zspace" else "all"
+            ratios = (f"{value['seconds'] / base['seconds']:.2f}x | {value['kl'] / base['kl']:.3f}" if base
+                      else "- | -")
+            lines.append(f"| {row['n']} | {label} | {threads} | {value['seconds']:.1f} | {value['kl']:.4f} | {ratios} |")
     return "\n".join(lines)
 
 

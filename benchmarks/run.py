@@ -49,7 +49,7 @@ SECTIONS: dict[str, tuple[str, str, list[str], list[str]]] = {
         "t-SNE from 20k to 165k points (bench_tsne.py, issue 13)",
         "Baselines in the same run: openTSNE with its defaults on all cores, and scikit-learn's TSNE where it "
         "finishes. Targets: no slower than openTSNE's defaults with KL within 2%; <= 0.2x scikit-learn.",
-        ["bench_tsne.py", "--sizes", "20000,50000,100000,165000", "--threads", "1,2"],
+        ["bench_tsne.py", "--sizes", "20000,50000,100000,165000"],
         ["bench_tsne.py", "--sizes", "600", "--d", "16", "--sklearn-max", "600"]),
     "analysis": (
         "Analysis battery at 170k x 256 (bench_analysis.py, issue 4)",
@@ -126,7 +126,8 @@ def assemble(out_dir: Path, target: Path, info: dict[str, str]) -> None:
     for name in SECTIONS:
         path = out_dir / f"{name}.md"
         lines.append(path.read_text() if path.exists() else
-                     f"## {SECTIONS[name][0]}\n\nNot measured yet: `python benchmarks/run.py --only {name}`.\n")
+                     f"## {SECTIONS[name][0]}\n\nNot measured by run.py yet (`python benchmarks/run.py --only {name}`); "
+                     f"the last measurement is in [HISTORY.md](HISTORY.md).\n")
     notes = HERE / "NOTES.md"
     if notes.exists():
         lines.append(notes.read_text())

@@ -3,9 +3,12 @@
 Each variant runs ``n_iter`` iterations in total, the first
 ``early_exaggeration_iter`` (250) of them with exaggeration, as scikit-learn
 counts its ``max_iter``; openTSNE's FFT-accelerated gradient
-(FIt-SNE, Linderman et al. 2019) uses ``ints_in_interval`` = 2 (openTSNE's
-default is 1: half the grid resolution, about 1.6x faster at 20k points, with
-no visible change in the map). Points are a seeded subsample of the input.
+(FIt-SNE, Linderman et al. 2019) on openTSNE's own grid (``ints_in_interval`` 1)
+and, from 20k points on, on all cores. A coarser grid is faster but worse:
+``ints_in_interval`` 2 took 0.37x-0.79x the time of openTSNE's defaults from
+20k to 165k points but ended 2.3-5.8% higher in KL divergence, and 1.5 still
+2.2% higher at 20k (bench_tsne.py), so the default keeps openTSNE's grid.
+Points are a seeded subsample of the input.
 
 kNN preservation: for ``knn_queries`` random points, the share of their
 ``knn_k`` nearest neighbours in the input space that are also among their
@@ -62,14 +65,15 @@ class TsneConfig(Config):
     optimize_n_jobs : int, default 0 (by size)
         Threads of the gradient descent; 0 picks by the number of points
         (:func:`gradient_threads`): one thread below ``parallel_gradient_from``
-        points, where thread hand-offs cost more than they gain (2 threads made
-        each iteration 1.4x slower at 20k points on 2 shared cores), all cores
-        from there on (one thread was 1.6x slower than openTSNE on 2 threads at
-        165k; benchmarks/RESULTS.md, bench_tsne.py).
-    parallel_gradient_from : int, default 50000
+        points, where thread hand-offs cost more than they gain (2 threads were
+        2x slower per iteration at 1k points), all cores from there on: on 2
+        quiet cores, 2 threads took 0.73x the time of one at 20k points and
+        0.70x at 165k (benchmarks/RESULTS.md, bench_tsne.py).
+    parallel_gradient_from : int, default 20000
         See ``optimize_n_jobs``.
-    ints_in_interval : float, default 2.0
-        openTSNE FFT grid coarseness (see module docstring).
+    ints_in_interval : float, default 1.0
+        openTSNE FFT grid coarseness (see module docstring): 2 is about twice as
+        fast at 20k points, with a 2-6% higher KL divergence.
     knn_k : int, default 10
     knn_queries : int, default 2000
     min_points : int, default 100
@@ -80,8 +84,8 @@ class TsneConfig(Config):
     variants: tuple[TsneVariant, ...] = SPEC_VARIANTS
     n_jobs: int = -1
     optimize_n_jobs: int = 0
-    parallel_gradient_from: int = 50000
-    ints_in_interval: float = 2.0
+    parallel_gradient_from: int = 20000
+    ints_in_interval: float = 1.0
     knn_k: int = 10
     knn_queries: int = 2000
     min_points: int = 100
