@@ -59,3 +59,8 @@ def test_a_hand_edited_run_config_is_refused_at_the_door(tmp_path, vae_run):
     (run_dir / "config.json").write_text(json.dumps(config))
     with pytest.raises(ZspaceError, match=r"config.json \[train\]: unknown key\(s\) 'learning_rate'"):
         open_run(run_dir)
+
+
+def test_a_value_of_the_wrong_type_is_one_clear_error():
+    with pytest.raises(ZspaceError, match="TrainConfig: .*check the types"):
+        TrainConfig.from_dict({"epochs": "three"})

@@ -5,8 +5,8 @@
 * :meth:`Config.from_dict` refuses unknown keys by name and lists the
   accepted ones (a typo in a config file is an error, never silently dropped).
 * Seeds are not fields of the per-analysis configs: a seed is set once at the
-  entry point (``TrainConfig.seed``, ``BatteryConfig.seed``, ``ReportConfig.seed``,
-  ``DemoConfig.seed``) and passed down as an argument.
+  entry point (``TrainConfig.seed``, the ``seed`` argument of ``run_battery``,
+  ``ReportConfig.seed``, ``DemoConfig.seed``) and passed down as an argument.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, TypeVar
 
-from zspace.core.errors import require
+from zspace.core.errors import ZspaceError, require
 from zspace.core.io import to_jsonable
 
 C = TypeVar("C", bound="Config")
@@ -57,10 +57,8 @@ class Config:
                 values[f.name] = nested.from_dict(values[f.name], where=f"{where}.{f.name}")
         try:
             return cls(**values)
-        except TypeError as exc:
-            raise_type = f"{where}: {exc}"
-            require(False, raise_type)
-            raise  # unreachable: require raised
+        except TypeError as exc:  # a value of the wrong type reaching a comparison in validate()
+            raise ZspaceError(f"{where}: {exc}; check the types of the values") from None
 
 
 def _nested_config_type(f: dataclasses.Field) -> type[Config] | None:

@@ -110,7 +110,7 @@ def open_run(root: str | Path) -> Run:
     try:
         config = json.loads(path.read_text())
         run = Run(root=root, config=config)
-        run.model_config, run.train_config  # noqa: B018  (checked at the door)
+        _checked_at_the_door = (run.model_config, run.train_config)
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
         raise ZspaceError(f"{path} is not a valid zspace run config ({exc}); was it edited by hand?") from None
     return run
