@@ -61,6 +61,15 @@ def test_a_hand_edited_run_config_is_refused_at_the_door(tmp_path, vae_run):
         open_run(run_dir)
 
 
-def test_a_value_of_the_wrong_type_is_one_clear_error():
-    with pytest.raises(ZspaceError, match="TrainConfig: .*check the types"):
-        TrainConfig.from_dict({"epochs": "three"})
+@pytest.mark.parametrize("key, value, expected", [
+    ("epochs", "three", "an integer"), ("epochs", 2.5, "an integer"), ("epochs", True, "an integer"),
+    ("lr", "0.001", "a number"), ("data", 7, "a string"), ("n_train", "all", "an integer or null"),
+])
+def test_a_value_of_the_wrong_type_is_one_error_naming_the_key(key, value, expected):
+    with pytest.raises(ZspaceError, match=f"TrainConfig: key '{key}' must be {expected}, not"):
+        TrainConfig.from_dict({key: value})
+
+
+def test_values_of_the_right_type_pass_the_type_check():
+    config = TrainConfig.from_dict({"epochs": 3, "lr": 1, "n_train": None, "data": "shapes"})
+    assert (config.epochs, config.lr, config.n_train, config.data) == (3, 1, None, "shapes")

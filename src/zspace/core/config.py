@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from typing import Any, TypeVar
 
 from zspace.core.errors import ZspaceError, require
@@ -51,14 +53,58 @@ class Config:
         require(not unknown, f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; "
                              f"accepted: {', '.join(names)}")
         values = dict(data)
+        hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             nested = _nested_config_type(f)
             if nested is not None and isinstance(values.get(f.name), dict):
                 values[f.name] = nested.from_dict(values[f.name], where=f"{where}.{f.name}")
+            elif f.name in values and not _matches(values[f.name], hints.get(f.name)):
+                raise ZspaceError(f"{where}: key {f.name!r} must be {_type_name(hints[f.name])}, "
+                                  f"not {values[f.name]!r}; correct the value")
         try:
             return cls(**values)
         except TypeError as exc:  # a value of the wrong type reaching a comparison in validate()
             raise ZspaceError(f"{where}: {exc}; check the types of the values") from None
+
+
+def _matches(value: Any, hint: Any) -> bool:
+    """Whether a JSON value fits a field's annotation (int, float, str, bool, None, tuples and lists of them).
+
+    Annotations it does not know (nested configs, dicts, Any) accept everything;
+    ``validate`` checks those.
+    """
+    if hint is None or hint is Any:
+        return True
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (tuple, list):
+        if not isinstance(value, (list, tuple)):
+            return False
+        item = args[0] if args else None
+        return all(_matches(v, item) for v in value)
+    return True
+
+
+def _type_name(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_type_name(a) for a in args)
+    if hint is type(None):
+        return "null"
+    if origin in (tuple, list):
+        return f"a list of {_type_name(args[0]) if args else 'values'}"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(hint, str(hint))
 
 
 def _nested_config_type(f: dataclasses.Field) -> type[Config] | None:

@@ -4,18 +4,23 @@ Layout of one checkpoint directory (``RUN_DIR/checkpoints/epoch_0007``)::
 
     model.safetensors   model weights and buffers (state_dict keys)
     state.safetensors   optimizer tensors ("optim.<param>.<name>") and RNG states ("rng.<name>")
-    state.json          epoch, optimizer hyper-parameters, trainer state, model-config fingerprint
+    state.json          epoch, optimizer hyper-parameters, trainer state, model-config fingerprint,
+                        format version and the SHA-256 of both .safetensors files
 
 The directory is built under a temporary name and renamed into place
 (:func:`zspace.core.io.atomic_dir`), then ``checkpoints/latest.json`` is replaced
 atomically to point at it. A crash at any moment leaves either the previous
-checkpoint or the new one as "latest", never a torn one.
+checkpoint or the new one as "latest", never a torn one. Loading checks, before
+any weight is used: the content hashes (a flipped byte is refused), the format
+version, the model-config fingerprint, and every tensor's name, shape and dtype
+against the model the config builds.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +29,18 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from zspace.core import io, rng
+from zspace.core import faults, io, rng
+from zspace.core.checksums import IntegrityError, digest_files, verify_files
 from zspace.core.errors import ZspaceError
-from zspace.models import ModelConfig
+from zspace.core.log import get_logger
+from zspace.models import ModelConfig, build_model
+
+log = get_logger(__name__)
+
+#: version of the checkpoint layout; 1 had no content hashes, 2 adds them
+CHECKPOINT_FORMAT = 2
+#: the data files of a checkpoint, hashed into state.json
+DATA_FILES = ("model.safetensors", "state.safetensors")
 
 #: model-config fields that may change after training without invalidating weights
 _MUTABLE_FIELDS = ("eps_factor",)
@@ -87,13 +101,17 @@ def save_checkpoint(checkpoints_dir: Path, epoch: int, model: torch.nn.Module, c
     if optimizer is not None:
         optim_tensors, optim_meta = _flatten_optimizer(optimizer.state_dict())
         state_tensors.update(optim_tensors)
-    meta = {"epoch": epoch, "config_fingerprint": config_fingerprint(config), "model_config": config.to_dict(),
-            "optimizer": optim_meta, "trainer_state": trainer_state or {}}
+    meta = {"format": CHECKPOINT_FORMAT, "epoch": epoch, "config_fingerprint": config_fingerprint(config),
+            "model_config": config.to_dict(), "optimizer": optim_meta, "trainer_state": trainer_state or {}}
     with io.atomic_dir(target) as tmp:
         save_file(model_tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         save_file(state_tensors, str(tmp / "state.safetensors"), metadata={"format": "pt"})
-        (tmp / "state.json").write_text(json.dumps(io.to_jsonable(meta), indent=1))
+        meta["files"] = digest_files(tmp, DATA_FILES)
+        faults.point("checkpoint.files")
+        io.write_text(tmp / "state.json", json.dumps(io.to_jsonable(meta), indent=1))
+    faults.point("checkpoint.renamed")
     io.write_json(checkpoints_dir / "latest.json", {"epoch": epoch, "dir": target.name})
+    faults.point("checkpoint.latest")
     return target
 
 
@@ -133,22 +151,142 @@ def require_epoch(checkpoints_dir: Path, epoch: int) -> Path:
     return d
 
 
-def load_checkpoint(checkpoints_dir: Path, epoch: int, config: ModelConfig) -> Checkpoint:
-    """Read checkpoint ``epoch`` and check that it was written for ``config``."""
-    d = require_epoch(checkpoints_dir, epoch)
+def _other_epochs_hint(checkpoints_dir: Path, epoch: int) -> str:
+    others = [e for e in list_epochs(checkpoints_dir) if e != epoch]
+    if not others:
+        return "no other checkpoint is saved; train the run again"
+    return (f"use another saved epoch ({', '.join(map(str, others))}): --epoch N to read it, "
+            f"or zspace train --resume {Path(checkpoints_dir).parent} --from-epoch N to train on from it")
+
+
+def _read_meta(d: Path, hint: str) -> dict:
     try:
         meta = json.loads((d / "state.json").read_text())
-        model_state = load_file(str(d / "model.safetensors"))
-        state_tensors = load_file(str(d / "state.safetensors"))
-    except (OSError, ValueError, json.JSONDecodeError) as exc:
-        raise ZspaceError(f"checkpoint {d} is unreadable ({exc}); resume from another epoch with --from-epoch") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IntegrityError(f"{d / 'state.json'} is unreadable ({exc}); {hint}") from None
+    if not isinstance(meta, dict):
+        raise IntegrityError(f"{d / 'state.json'} is not a JSON object; {hint}")
+    version = meta.get("format", 1)
+    if not isinstance(version, int) or version > CHECKPOINT_FORMAT:
+        raise ZspaceError(f"{d / 'state.json'}: checkpoint format {version!r} is newer than this zspace reads "
+                          f"({CHECKPOINT_FORMAT}); upgrade zspace (pip install -U zspace)")
+    return meta
+
+
+def verify_checkpoint(checkpoints_dir: Path, epoch: int) -> dict:
+    """Check checkpoint ``epoch``'s content hashes; return its ``state.json``. :class:`IntegrityError` if it fails."""
+    d = require_epoch(checkpoints_dir, epoch)
+    hint = _other_epochs_hint(checkpoints_dir, epoch)
+    meta = _read_meta(d, hint)
+    files = meta.get("files")
+    if files is None and meta.get("format", 1) >= 2:
+        raise IntegrityError(f"{d / 'state.json'} lists no content hashes (edited by hand?); {hint}")
+    if files is not None:
+        if not isinstance(files, dict) or set(files) != set(DATA_FILES):
+            raise IntegrityError(f"{d / 'state.json'} field 'files' must hash {', '.join(DATA_FILES)}; {hint}")
+        verify_files(d, files, hint)
+    else:
+        log.warning(f"checkpoint {d} predates content hashes (format 1); its bytes are not verified")
+    return meta
+
+
+def _expected_tensors(config: ModelConfig) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
+    # the model built on the meta device: names, shapes and dtypes without allocating weights
+    with torch.device("meta"):
+        model = build_model(config)
+    return {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
+
+
+def _check_tensors(path: Path, tensors: dict[str, torch.Tensor], config: ModelConfig, hint: str) -> None:
+    expected = _expected_tensors(config)
+    missing = sorted(set(expected) - set(tensors))
+    extra = sorted(set(tensors) - set(expected))
+    if missing or extra:
+        raise IntegrityError(f"{path} does not hold this model's tensors (missing: {missing[:3] or 'none'}, "
+                             f"unexpected: {extra[:3] or 'none'}); {hint}")
+    for name, (shape, dtype) in expected.items():
+        got = tensors[name]
+        if tuple(got.shape) != shape or got.dtype != dtype:
+            raise IntegrityError(f"{path}: tensor {name} is {got.dtype} {tuple(got.shape)} but the model config "
+                                 f"says {dtype} {shape}; {hint}")
+
+
+def _check_optimizer(path: Path, tensors: dict[str, torch.Tensor], optim_meta: dict, n_params: int,
+                     hint: str) -> None:
+    try:
+        pids = {int(p) for p in optim_meta["scalars"]}
+        groups = optim_meta["param_groups"]
+        listed = sorted(int(i) for g in groups for i in g["params"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IntegrityError(f"{path.parent / 'state.json'}: optimizer field is malformed ({exc}); {hint}") from None
+    if listed != list(range(n_params)) or not pids <= set(listed):
+        raise IntegrityError(f"{path.parent / 'state.json'}: optimizer state is for {len(listed)} parameters, "
+                             f"the model has {n_params}; {hint}")
+    for pid in pids:
+        for name in ("exp_avg", "exp_avg_sq"):
+            if f"optim.{pid}.{name}" not in tensors:
+                raise IntegrityError(f"{path}: optimizer tensor optim.{pid}.{name} named by state.json is missing; "
+                                     f"{hint}")
+
+
+def load_checkpoint(checkpoints_dir: Path, epoch: int, config: ModelConfig) -> Checkpoint:
+    """Read checkpoint ``epoch`` after checking its hashes, its config and every tensor's name, shape and dtype."""
+    d = require_epoch(checkpoints_dir, epoch)
+    hint = _other_epochs_hint(checkpoints_dir, epoch)
+    meta = verify_checkpoint(checkpoints_dir, epoch)
     if meta.get("config_fingerprint") != config_fingerprint(config):
         raise ZspaceError(f"checkpoint {d} was written for model config {meta.get('model_config')}, "
                           f"not for this run's {config.to_dict()}; load it with the run it belongs to")
+    try:
+        model_state = load_file(str(d / "model.safetensors"))
+        state_tensors = load_file(str(d / "state.safetensors"))
+    except Exception as exc:  # safetensors raises its own error type for a bad header
+        raise IntegrityError(f"checkpoint {d} is unreadable ({exc}); {hint}") from None
+    _check_tensors(d / "model.safetensors", model_state, config, hint)
+    if meta.get("optimizer"):
+        _check_optimizer(d / "state.safetensors", state_tensors, meta["optimizer"], _parameter_count(config), hint)
     rng_state = {k[4:]: v for k, v in state_tensors.items() if k.startswith("rng.")} or None
     optimizer_state = _unflatten_optimizer(state_tensors, meta["optimizer"]) if meta.get("optimizer") else None
     return Checkpoint(epoch=int(meta["epoch"]), model_state=model_state, optimizer_state=optimizer_state,
                       rng_state=rng_state, trainer_state=meta.get("trainer_state", {}))
+
+
+def _parameter_count(config: ModelConfig) -> int:
+    # the optimizer's parameter ids are 0..count-1, in the model's parameter order
+    with torch.device("meta"):
+        model = build_model(config)
+    return len(list(model.parameters()))
+
+
+def newest_verified_epoch(checkpoints_dir: Path) -> int | None:
+    """The newest checkpoint whose hashes verify (``latest.json``'s first), None if none does.
+
+    Each checkpoint skipped on the way is named in a warning with the reason.
+    """
+    latest = latest_epoch(checkpoints_dir)
+    if latest is None:
+        return None
+    candidates = [latest] + [e for e in reversed(list_epochs(checkpoints_dir)) if e != latest]
+    for epoch in candidates:
+        try:
+            verify_checkpoint(checkpoints_dir, epoch)
+            return epoch
+        except ZspaceError as exc:
+            log.warning(f"skipping checkpoint of epoch {epoch}: {str(exc).split('; ')[0]}")
+    return None
+
+
+def remove_stale_temporaries(checkpoints_dir: Path) -> list[Path]:
+    """Delete what killed writers left behind (``.epoch_*`` temporaries, ``.latest.json.*``); return them.
+
+    Call only where no other process writes to ``checkpoints_dir``.
+    """
+    removed = []
+    for stale in Path(checkpoints_dir).glob(".*"):
+        if stale.name.startswith((".epoch_", ".latest.json.")):
+            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
+            removed.append(stale)
+    return removed
 
 
 def prune_checkpoints(checkpoints_dir: Path, keep_every: int, keep: set[int]) -> None:
@@ -156,4 +294,8 @@ def prune_checkpoints(checkpoints_dir: Path, keep_every: int, keep: set[int]) ->
     for epoch in list_epochs(checkpoints_dir):
         if epoch in keep or (keep_every > 0 and epoch % keep_every == 0):
             continue
-        shutil.rmtree(Path(checkpoints_dir) / epoch_dir_name(epoch), ignore_errors=True)
+        # rename first, so that a kill half-way through the delete leaves no half-deleted epoch_* directory
+        doomed = Path(checkpoints_dir) / f".{epoch_dir_name(epoch)}.deleting"
+        os.replace(Path(checkpoints_dir) / epoch_dir_name(epoch), doomed)
+        faults.point("checkpoint.prune")
+        shutil.rmtree(doomed, ignore_errors=True)

@@ -95,6 +95,12 @@ class Run:
         return model.to(device).eval()
 
 
+#: version of the run-directory layout written into config.json as "format"; runs without one are format 1
+RUN_FORMAT = 2
+#: the top-level keys of config.json
+RUN_CONFIG_KEYS = ("format", "model", "train", "data")
+
+
 def config_path(root: str | Path) -> Path:
     return Path(root) / "config.json"
 
@@ -108,9 +114,26 @@ def open_run(root: str | Path) -> Run:
     if not path.exists():
         raise ZspaceError(f"{root} is not a zspace run (no config.json); pass the --out directory of zspace train")
     try:
-        config = json.loads(path.read_text())
-        run = Run(root=root, config=config)
-        _checked_at_the_door = (run.model_config, run.train_config)
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise ZspaceError(f"{path} is not a valid zspace run config ({exc}); was it edited by hand?") from None
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ZspaceError(f"{path} is not valid JSON ({exc}); was it edited by hand?") from None
+    if not isinstance(config, dict):
+        raise ZspaceError(f"{path} must hold a JSON object with keys {', '.join(RUN_CONFIG_KEYS)}; was it edited by hand?")
+    version = config.get("format", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ZspaceError(f"{path}: 'format' must be a positive integer, not {version!r}; was it edited by hand?")
+    if version > RUN_FORMAT:
+        raise ZspaceError(f"{path}: run format {version} was written by a newer zspace (this one reads up to "
+                          f"{RUN_FORMAT}); upgrade zspace (pip install -U zspace)")
+    unknown = sorted(set(config) - set(RUN_CONFIG_KEYS))
+    if unknown:
+        raise ZspaceError(f"{path}: unknown key {unknown[0]!r} (known: {', '.join(RUN_CONFIG_KEYS)}); "
+                          f"remove it from the file")
+    for key in ("model", "train"):
+        if not isinstance(config.get(key), dict):
+            raise ZspaceError(f"{path}: key {key!r} must be a JSON object; was it edited by hand?")
+    if not isinstance(config.get("data", {}), dict):
+        raise ZspaceError(f"{path}: key 'data' must be a JSON object; was it edited by hand?")
+    run = Run(root=root, config=config)
+    _checked_at_the_door = (run.model_config, run.train_config)
     return run

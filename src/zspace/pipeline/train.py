@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from zspace.core import io, rng
+from zspace.core import faults, io, rng
 from zspace.core.device import select_device, use_all_cores
 from zspace.core.errors import ZspaceError, require
 from zspace.core.log import get_logger
@@ -46,7 +46,7 @@ from zspace.pipeline.config import TrainConfig
 from zspace.pipeline.losses import kl_loss, reconstruction_loss
 from zspace.pipeline.precision import Precision, resolve_precision
 from zspace.pipeline.processes import ProcessStrategy, SingleProcess, process_strategy
-from zspace.pipeline.run import Run, config_path, open_run
+from zspace.pipeline.run import RUN_FORMAT, Run, config_path, open_run
 from zspace.pipeline.splits import load_split
 
 log = get_logger(__name__)
@@ -146,6 +146,7 @@ class Trainer:
             self.scaler.update()
             sums += torch.stack([total.detach(), reco.detach(), kl.detach()]).double() * len(batch)
             bar.update(1)
+            faults.point("batch")
             if step % 20 == 0:
                 seen = min((step + 1) * config.batch_size, len(order))
                 mean_total = (sums[0] / seen).item()
@@ -216,7 +217,7 @@ class Trainer:
             raise ZspaceError(f"training of {run.root} diverged at epoch {epoch} ({reason}) after "
                               f"{config.max_recoveries} recoveries; resume with a lower --lr from an earlier epoch "
                               f"(zspace train --resume {run.root} --from-epoch N)")
-        good = run.latest_epoch() or 0
+        good = checkpoint.newest_verified_epoch(run.checkpoints_dir) or 0
         new_lr = self.state.lr * config.lr_backoff
         self.restore(good)
         self.state.recoveries = recoveries
@@ -248,7 +249,9 @@ def _write_skipped(root: Path, *sets: ImageSet) -> None:
 def train(train_config: TrainConfig, model_config: ModelConfig, out: str | Path) -> TrainResult:
     """Train a new run into ``out`` (which must not hold a run already).
 
-    ``model_config.input_shape`` is replaced by the shape of the data.
+    ``model_config.input_shape`` is replaced by the shape of the data. Every
+    check (config, data of both splits, precision) runs before the first file
+    is written.
     """
     out = Path(out)
     if config_path(out).exists():
@@ -257,38 +260,69 @@ def train(train_config: TrainConfig, model_config: ModelConfig, out: str | Path)
     train_config.validate()
     train_set = load_split(train_config, "train", n=train_config.n_train)
     model_config = dataclasses.replace(model_config, input_shape=train_set.images.shape[1:])
-    resolve_precision(select_device(train_config.device), train_config.precision, model_config)  # before any write
-    io.write_json(config_path(out), {
+    run = Run(root=out, config={
+        "format": RUN_FORMAT,
         "model": model_config.to_dict(),
         "train": dataclasses.asdict(train_config),
         "data": {"spec": train_config.data, "image_shape": list(train_set.images.shape[1:]),
                  "n_train": len(train_set.images), "factor_names": train_set.factor_names,
                  "class_names": train_set.class_names},
     })
-    return _fit(open_run(out), start_epoch=0, train_set=train_set)
+    session = _prepare(run, start_epoch=0, train_set=train_set)
+    if session.processes.is_writer:
+        io.write_json(config_path(out), run.config)
+    return _fit(session)
 
 
 def resume(run_dir: str | Path, from_epoch: int | None = None, epochs: int | None = None) -> TrainResult:
-    """Continue ``run_dir`` from ``from_epoch`` (default: latest checkpoint) up to ``epochs``.
+    """Continue ``run_dir`` from ``from_epoch`` (default: the newest checkpoint that verifies) up to ``epochs``.
 
     Metrics of epochs after ``from_epoch`` are dropped from metrics.jsonl
-    (rewritten atomically), since those epochs are trained again. Every check
-    runs before the first write: a resume that cannot start changes no file.
+    (rewritten atomically), since those epochs are trained again. A run killed
+    before its first checkpoint starts again from epoch 0. Every check (the
+    checkpoint's hashes and tensors, the data, the new config) runs before the
+    first write: a resume that cannot start changes no file.
     """
     run = open_run(run_dir)
-    start = run.latest_epoch() if from_epoch is None else from_epoch
-    if start is None:
-        raise ZspaceError(f"run {run.root} has no checkpoint to resume from; start it again with zspace train")
-    checkpoint.require_epoch(run.checkpoints_dir, start)
+    if from_epoch is None:
+        start = checkpoint.newest_verified_epoch(run.checkpoints_dir)
+        if start is None and checkpoint.list_epochs(run.checkpoints_dir):
+            raise ZspaceError(f"no checkpoint of run {run.root} passes its content check (see the warnings above); "
+                              f"train it again with zspace train --out NEW_DIR")
+        if start is None:
+            log.info(f"run {run.root} has no checkpoint yet; training it from epoch 0")
+            start = 0
+    else:
+        start = from_epoch
+        checkpoint.require_epoch(run.checkpoints_dir, start)
     if epochs is not None:
         run.config["train"] = TrainConfig.from_dict({**run.config["train"], "epochs": int(epochs)}).to_dict()
-        io.write_json(config_path(run.root), run.config)
-    kept = [r for r in run.metrics() if r.get("epoch", 0) <= start]
-    io.write_text(run.metrics_path, "".join(io.json_line(r) for r in kept))
-    return _fit(run, start_epoch=start)
+    session = _prepare(run, start_epoch=start)
+    if session.processes.is_writer:
+        checkpoint.remove_stale_temporaries(run.checkpoints_dir)
+        if epochs is not None:
+            io.write_json(config_path(run.root), run.config)
+        kept = [r for r in run.metrics() if r.get("epoch", 0) <= start]
+        io.write_text(run.metrics_path, "".join(io.json_line(r) for r in kept))
+    return _fit(session)
 
 
-def _fit(run: Run, start_epoch: int, train_set: ImageSet | None = None) -> TrainResult:
+@dataclass
+class _Session:
+    """Everything a training loop needs, built and checked before any file is written."""
+
+    run: Run
+    trainer: Trainer
+    train_set: ImageSet
+    val_set: ImageSet
+    start_epoch: int
+
+    @property
+    def processes(self) -> ProcessStrategy:
+        return self.trainer.processes
+
+
+def _prepare(run: Run, start_epoch: int, train_set: ImageSet | None = None) -> _Session:
     # --- config, device, precision, processes -------------------------------------
     config = run.train_config
     model_config = run.model_config
@@ -298,7 +332,6 @@ def _fit(run: Run, start_epoch: int, train_set: ImageSet | None = None) -> Train
     else:
         torch.backends.cudnn.benchmark = True  # fastest kernels; bit-identical resume is promised on CPU only
     precision = resolve_precision(device, config.precision, model_config)
-    log.info(f"training on {device} in {precision.name}")
     processes = process_strategy()
 
     # --- data -------------------------------------------------------------------
@@ -307,42 +340,60 @@ def _fit(run: Run, start_epoch: int, train_set: ImageSet | None = None) -> Train
     require(tuple(train_set.images.shape[1:]) == tuple(model_config.input_shape),
             f"data {config.data} has images of shape {train_set.images.shape[1:]} but run {run.root} was "
             f"trained on {tuple(model_config.input_shape)}; use the same --data and image size")
-    if processes.is_writer:
-        _write_skipped(run.root, train_set, val_set)
 
     # --- model, optimiser, state -------------------------------------------------
     trainer = Trainer(config, model_config, device, precision, processes, run=run)
     if start_epoch > 0:
         trainer.restore(start_epoch)
-        log.info(f"resuming {run.root} after epoch {start_epoch}")
+    return _Session(run, trainer, train_set, val_set, start_epoch)
+
+
+def _fit(session: _Session) -> TrainResult:
+    run, trainer, train_set, val_set = session.run, session.trainer, session.train_set, session.val_set
+    config, model_config, processes = trainer.config, trainer.model.config, trainer.processes
+    log.info(f"training on {trainer.device} in {trainer.precision.name}"
+             + (f", resuming {run.root} after epoch {session.start_epoch}" if session.start_epoch else ""))
+    if processes.is_writer:
+        _write_skipped(run.root, train_set, val_set)
 
     # --- loop -------------------------------------------------------------------
     history = [r for r in run.metrics() if "epoch" in r and "event" not in r]
-    epoch = start_epoch + 1
+    epoch = session.start_epoch + 1
     epochs_bar = progress(total=config.epochs, desc=f"training {model_config.kind}", unit="epoch")
-    epochs_bar.update(start_epoch)
-    while epoch <= config.epochs:
-        t0 = time.perf_counter()
-        train_metrics = trainer.train_epoch(train_set.images, epoch)
-        seconds = time.perf_counter() - t0
-        reason = diverged(train_metrics, trainer.state.best_loss, config.divergence_factor)
-        if reason is not None:
-            epoch = trainer.recover(epoch, reason)
-            continue
-        val_metrics = trainer.evaluate(val_set.images)
-        trainer.state.best_loss = min(train_metrics.total, trainer.state.best_loss or math.inf)
-        record = {"epoch": epoch, "train": dataclasses.asdict(train_metrics), "val": dataclasses.asdict(val_metrics),
-                  "lr": trainer.state.lr, "seconds": seconds, "images_per_s": len(train_set.images) / seconds,
-                  "precision": precision.name}
-        trainer.save(epoch)
-        if processes.is_writer:
-            io.append_jsonl(run.metrics_path, record)
-        history.append(record)
-        epochs_bar.update(1)
-        log.info(f"epoch {epoch}/{config.epochs}  train total {train_metrics.total:.2f} reco {train_metrics.reco:.2f} "
-                 f"kl {train_metrics.kl:.3f} | val total {val_metrics.total:.2f} | {record['images_per_s']:.0f} img/s")
-        epoch += 1
-    epochs_bar.close()
+    epochs_bar.update(session.start_epoch)
+    try:
+        while epoch <= config.epochs:
+            t0 = time.perf_counter()
+            train_metrics = trainer.train_epoch(train_set.images, epoch)
+            seconds = time.perf_counter() - t0
+            reason = diverged(train_metrics, trainer.state.best_loss, config.divergence_factor)
+            if reason is not None:
+                epoch = trainer.recover(epoch, reason)
+                continue
+            val_metrics = trainer.evaluate(val_set.images)
+            trainer.state.best_loss = min(train_metrics.total, trainer.state.best_loss or math.inf)
+            record = {"epoch": epoch, "train": dataclasses.asdict(train_metrics),
+                      "val": dataclasses.asdict(val_metrics), "lr": trainer.state.lr, "seconds": seconds,
+                      "images_per_s": len(train_set.images) / seconds, "precision": trainer.precision.name}
+            # metrics first: a kill before the checkpoint lands makes resume drop this line and redo the epoch
+            if processes.is_writer:
+                io.append_jsonl(run.metrics_path, record)
+            faults.point("epoch.metrics")
+            trainer.save(epoch)
+            history.append(record)
+            epochs_bar.update(1)
+            log.info(f"epoch {epoch}/{config.epochs}  train total {train_metrics.total:.2f} "
+                     f"reco {train_metrics.reco:.2f} kl {train_metrics.kl:.3f} | val total {val_metrics.total:.2f} | "
+                     f"{record['images_per_s']:.0f} img/s")
+            epoch += 1
+    except KeyboardInterrupt:
+        last = run.latest_epoch()
+        log.warning(f"interrupted in epoch {epoch}; " + (
+            f"the last complete checkpoint is epoch {last}; continue with: zspace train --resume {run.root}"
+            if last else f"no epoch was completed; start again with: zspace train --resume {run.root}"))
+        raise
+    finally:
+        epochs_bar.close()
     return TrainResult(run=run, last_epoch=config.epochs, history=history)
 
 
