@@ -11,8 +11,10 @@ the image size and the channel count. It holds
 The fingerprint hashes every file's relative name, size and mtime plus the
 decoding settings, so any change to the source rebuilds the cache in place.
 ``meta.json`` is removed before a rebuild and written last, so a cache without
-it (a build that was killed) is never used. Every file goes through
-:func:`zspace.core.io.atomic_path`.
+it (a build that was killed) is never used. It records the SHA-256 of
+``images.npy`` (each split file has a ``.json`` beside it with its own), checked
+once per process before the cache is used: a cache whose bytes changed is
+rebuilt, with a warning. Every file goes through :func:`zspace.core.io.atomic_path`.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from typing import Sequence
 
 import numpy as np
 
+from zspace.core import faults
+from zspace.core.checksums import IntegrityError, file_sha256, verify_files
 from zspace.core.errors import ZspaceError
 from zspace.core.io import atomic_path, write_json
 from zspace.core.log import get_logger
@@ -35,7 +39,7 @@ from zspace.data import imagefiles
 
 log = get_logger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 #: Splits up to this size are copied into memory; bigger ones get their own memory-mapped file.
 IN_MEMORY_SPLIT_BYTES = 1 << 30
 
@@ -89,14 +93,34 @@ def load_or_build(kind: str, root: Path, relpaths: Sequence[str], *, image_size:
     return _build_cache(directory, root, relpaths, image_size, channels, fingerprint)
 
 
+#: (path, size, mtime_ns) of files whose hash was checked in this process
+_verified: set[tuple[str, int, int]] = set()
+
+
+def _verified_once(directory: Path, hashes: dict[str, str]) -> bool:
+    """Whether the files of ``hashes`` match (hashing each file once per process); a warning when not."""
+    for name, want in hashes.items():
+        st = os.stat(directory / name)
+        key = (str(directory / name), st.st_size, st.st_mtime_ns)
+        if key in _verified:
+            continue
+        try:
+            verify_files(directory, {name: want}, "rebuilding it")
+        except IntegrityError as exc:
+            log.warning(str(exc))
+            return False
+        _verified.add(key)
+    return True
+
+
 def _open_cache(directory: Path, fingerprint: str) -> DecodedImages | None:
     meta_path = directory / "meta.json"
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("fingerprint") != fingerprint:
+        if meta.get("fingerprint") != fingerprint or not _verified_once(directory, meta["files"]):
             return None
         images = np.load(directory / "images.npy", mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError):
+    except (OSError, ValueError, KeyError, TypeError):
         return None
     kept = np.asarray(meta["kept"], dtype=np.int64)
     if images.shape[0] != len(kept):
@@ -114,7 +138,7 @@ def _build_cache(directory: Path, root: Path, relpaths: Sequence[str], image_siz
     paths = [str(root / rel) for rel in relpaths]
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        for stale in [directory / "meta.json", *directory.glob("split-*.npy")]:
+        for stale in [directory / "meta.json", *directory.glob("split-*")]:
             stale.unlink(missing_ok=True)
         with atomic_path(directory / "images.npy") as tmp, open(tmp, "wb") as out:
             header = _npy_header((len(paths), *row_shape))
@@ -127,6 +151,7 @@ def _build_cache(directory: Path, root: Path, relpaths: Sequence[str], image_siz
                     skipped.extend(f"{paths[i]}: {reason}" for i, reason in failures)
                     out.write(np.ascontiguousarray(images).tobytes())
                     bar.update(chunk_end - start)
+                    faults.point("cache.chunk")
             # Rewrite the header with the number of images that decoded and drop the unused tail.
             final_header = _npy_header((len(kept), *row_shape))
             if len(final_header) != len(header):  # cannot happen for 4-D uint8 (both pad to 128 bytes)
@@ -142,7 +167,8 @@ def _build_cache(directory: Path, root: Path, relpaths: Sequence[str], image_siz
         raise ZspaceError(f"none of the {len(paths)} image files under {root} could be decoded "
                           f"(first: {skipped[0] if skipped else '?'}); check that they are images")
     write_json(directory / "meta.json", {"fingerprint": fingerprint, "root": str(root), "kept": kept,
-                                         "skipped": skipped, "images_per_s": len(paths) / max(elapsed, 1e-9)})
+                                         "skipped": skipped, "images_per_s": len(paths) / max(elapsed, 1e-9),
+                                         "files": {"images.npy": file_sha256(directory / "images.npy")}})
     log.info("decoded %d images (%d skipped) in %.1f s (%.0f images/s) into %s",
              len(kept), len(skipped), elapsed, len(paths) / max(elapsed, 1e-9), directory)
     images = np.load(directory / "images.npy", mmap_mode="r", allow_pickle=False)
@@ -170,11 +196,13 @@ def select_rows(decoded: DecodedImages, rows: np.ndarray, tag: str) -> np.ndarra
     if len(rows) * row_bytes <= IN_MEMORY_SPLIT_BYTES:
         return np.asarray(images[rows])
     path = decoded.directory / f"split-{tag}-{len(rows)}-{decoded.fingerprint[:12]}.npy"
+    sidecar = path.with_suffix(".json")
     try:
-        split = np.load(path, mmap_mode="r", allow_pickle=False)
-        if split.shape[0] == len(rows):
-            return split
-    except (OSError, ValueError):
+        if _verified_once(path.parent, {path.name: json.loads(sidecar.read_text())["sha256"]}):
+            split = np.load(path, mmap_mode="r", allow_pickle=False)
+            if split.shape[0] == len(rows):
+                return split
+    except (OSError, ValueError, KeyError, TypeError):
         pass
     with atomic_path(path) as tmp:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(rows), *images.shape[1:]))
@@ -183,4 +211,5 @@ def select_rows(decoded: DecodedImages, rows: np.ndarray, tag: str) -> np.ndarra
             out[start:start + step] = images[rows[start:start + step]]
         out.flush()
         del out
+    write_json(sidecar, {"sha256": file_sha256(path)})
     return np.load(path, mmap_mode="r", allow_pickle=False)

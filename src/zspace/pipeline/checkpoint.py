@@ -214,7 +214,7 @@ def _check_tensors(path: Path, tensors: dict[str, torch.Tensor], config: ModelCo
 def _check_optimizer(path: Path, tensors: dict[str, torch.Tensor], optim_meta: dict, n_params: int,
                      hint: str) -> None:
     try:
-        pids = {int(p) for p in optim_meta["scalars"]}
+        pids = {int(p) for p in optim_meta["scalars"]} | {int(k.split(".")[1]) for k in tensors if k.startswith("optim.")}
         groups = optim_meta["param_groups"]
         listed = sorted(int(i) for g in groups for i in g["params"])
     except (KeyError, TypeError, ValueError) as exc:

@@ -30,6 +30,7 @@ import numpy as np
 from safetensors.numpy import load_file, save_file
 
 from zspace.core import io
+from zspace.core.checksums import digest_files, verify_files
 from zspace.core.errors import ZspaceError, require
 
 STATE_FILE = "state.safetensors"
@@ -92,14 +93,19 @@ class Sampler:
 
     # -- persistence -----------------------------------------------------
     def save(self, directory: str | Path, info: dict[str, Any] | None = None) -> Path:
-        """Write ``sampler.json`` (name, z_dim, params, info) and the learned arrays into ``directory``."""
+        """Write ``sampler.json`` (name, z_dim, params, info, content hashes) and the learned arrays.
+
+        The directory is replaced as a whole (:func:`zspace.core.io.atomic_dir`): a
+        killed save leaves the previous sampler, never a mix of old and new files.
+        """
         directory = Path(directory)
         arrays = self.learned_arrays()
-        if arrays:
-            with io.atomic_path(directory / STATE_FILE) as tmp:
-                save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp))
-        io.write_json(directory / "sampler.json", {"name": self.name, "z_dim": self.z_dim, "params": self.params(),
-                                                   "learned": sorted(arrays), "info": info or {}})
+        with io.atomic_dir(directory) as tmp:
+            if arrays:
+                save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp / STATE_FILE))
+            io.write_json(tmp / "sampler.json", {
+                "name": self.name, "z_dim": self.z_dim, "params": self.params(), "learned": sorted(arrays),
+                "files": digest_files(tmp, [STATE_FILE] if arrays else []), "info": info or {}})
         return directory
 
 
@@ -150,7 +156,11 @@ def load_sampler(directory: str | Path) -> Sampler:
         state_path = directory / STATE_FILE
         if not state_path.exists():
             raise ZspaceError(f"{directory}: {STATE_FILE} is missing; refit with zspace fit-sampler")
-        arrays = load_file(str(state_path))
+        verify_files(directory, meta.get("files") or {}, f"refit it with zspace fit-sampler RUN_DIR {meta['name']}")
+        try:
+            arrays = load_file(str(state_path))
+        except Exception as exc:  # safetensors raises its own error type for a bad header
+            raise ZspaceError(f"{state_path} is unreadable ({exc}); refit with zspace fit-sampler") from None
         missing = sorted(set(learned) - set(arrays))
         if missing:
             raise ZspaceError(f"{state_path}: arrays {', '.join(missing)} are missing; refit with zspace fit-sampler")
