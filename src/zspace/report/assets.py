@@ -35,6 +35,7 @@ from zspace.core.errors import ZspaceError
 from zspace.core.log import get_logger
 from zspace.core.results import Result
 from zspace.core.rows import seeded_subsample
+from zspace.pipeline import checkpoint
 from zspace.pipeline.encode import encode
 from zspace.pipeline.generate import reconstruct
 from zspace.pipeline.run import Run, open_run
@@ -128,6 +129,8 @@ def prepare_run(run: Run | str | Path, config: ReportConfig | None = None) -> Ru
     stamp_path = root / "assets.json"
     fresh = stamp_path.exists() and json.loads(stamp_path.read_text()) == stamp
     if not fresh:
+        if run.latest_epoch() is not None:  # a damaged checkpoint stops here, before old assets are removed
+            checkpoint.verify_checkpoint(run.checkpoints_dir, run.latest_epoch())
         _remove_assets(root, config)
     z_path = root / "z_test.npz"
     if not z_path.exists():

@@ -27,9 +27,11 @@ from zspace.core import io
 from zspace.core.errors import require
 from zspace.core.log import get_logger
 from zspace.core.results import json_summary
+from zspace.pipeline import checkpoint
 from zspace.pipeline.run import Run, open_run
 from zspace.science.intrinsic_dim import IntrinsicDimResult, intrinsic_dimension
 from zspace.science.latents import fitted_sampler, training_store
+from zspace.science.samplers import make_sampler
 from zspace.science.quality.features import FeatureNetConfig
 from zspace.science.quality.score import QualityRow, Scorer
 from zspace.science.voids import PathProfiles, VoidReference, path_profiles, void_share
@@ -170,13 +172,11 @@ def answer_run(run: Run | str | Path, samplers: tuple[str, ...] = DEFAULT_SAMPLE
                n_id_points: int = 5000, label: str | None = None,
                feature_config: FeatureNetConfig | None = None, precision: str | None = None) -> RunAnswer:
     """All numbers of ``zspace question`` for one run (samplers are fitted and saved when missing)."""
-    run = run if isinstance(run, Run) else open_run(run)
-    require(len(samplers) >= 1, "zspace question: give at least one --sampler")
-    epoch = run.latest_epoch() if epoch is None else epoch
-    store = training_store(run, epoch, device)
-    z_train = store.codes
+    run, epoch = check_inputs(run, samplers, epoch)
     scorer = Scorer(run, data, n_reference=n_reference, seed=seed, epoch=epoch, device=device,
                     feature_config=feature_config, precision=precision)
+    store = training_store(run, epoch, device)
+    z_train = store.codes
     reference = VoidReference.build(z_train, n_void_reference, seed=seed)
     rows = []
     for spec in samplers:
@@ -221,9 +221,26 @@ def answer_json(answer: RunAnswer) -> dict:
     return json_summary(answer)
 
 
+def check_inputs(run: Run | str | Path, samplers: tuple[str, ...] = DEFAULT_SAMPLERS,
+                 epoch: int | None = None) -> tuple[Run, int]:
+    """Open ``run`` and check its checkpoint and every sampler spec before anything is computed or written.
+
+    Returns the run and the epoch it will be read at.
+    """
+    run = run if isinstance(run, Run) else open_run(run)
+    require(len(samplers) >= 1, "zspace question: give at least one --sampler")
+    epoch = run.latest_epoch() if epoch is None else epoch
+    require(epoch is not None, f"run {run.root} has no checkpoint yet; train it first")
+    checkpoint.verify_checkpoint(run.checkpoints_dir, epoch)
+    for spec in samplers:
+        make_sampler(spec, run.model_config.z_dim)
+    return run, epoch
+
+
 def question(runs: list[str | Path], **options) -> QuestionResult:
-    """:func:`answer_run` for each run directory."""
-    return QuestionResult(answers=[answer_run(r, **options) for r in runs])
+    """:func:`answer_run` for each run directory; every run and sampler spec is checked before the first starts."""
+    opened = [check_inputs(r, options.get("samplers", DEFAULT_SAMPLERS), options.get("epoch"))[0] for r in runs]
+    return QuestionResult(answers=[answer_run(r, **options) for r in opened])
 
 
 __all__ = ["DEFAULT_SAMPLERS", "SamplerRow", "RunAnswer", "QuestionResult", "answer_run", "answer_json", "question", "reading",
