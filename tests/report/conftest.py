@@ -1,9 +1,12 @@
-"""Two tiny prepared runs (AE and VAE) shared by the report tests."""
+"""Two tiny prepared runs (AE and VAE) shared by the report tests, and headless Chromium to load reports in."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
+import subprocess
+import tempfile
 
 import pytest
 
@@ -24,7 +27,7 @@ def fast_report_config() -> ReportConfig:
                         battery=battery)
 
 
-@pytest.fixture(name="fast_report_config")
+@pytest.fixture(name="fast_report_config", scope="session")
 def fast_report_config_fixture():
     return fast_report_config()
 
@@ -38,3 +41,30 @@ def prepared_runs(tmp_path_factory):
         prepare_run(out, fast_report_config())
         dirs.append(out)
     return dirs
+
+
+def _browser() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium():
+    """``chromium(*args, window="1400,2400")``: run headless Chromium (network off) with ``args``
+    (e.g. ``--dump-dom URL``); skips the test where no Chromium is installed."""
+    browser = _browser()
+    if browser is None:
+        pytest.skip("no chromium on this machine (make test installs it on CI; "
+                    "ZSPACE_INSTALL_BROWSER=1 as root installs it elsewhere)")
+
+    def run(*args: str, window: str = "1400,2400") -> subprocess.CompletedProcess:
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--host-resolver-rules=MAP * ~NOTFOUND",  # the network is off for the page
+                 f"--user-data-dir={tempfile.mkdtemp()}", "--virtual-time-budget=30000", f"--window-size={window}"]
+        return subprocess.run([browser, *flags, *args], capture_output=True, text=True, timeout=240,
+                              check=False)
+
+    return run

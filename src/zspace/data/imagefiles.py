@@ -11,8 +11,12 @@ never fatal.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import multiprocessing
 import os
+import signal
+import stat
+import sys
 import warnings
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -23,7 +27,9 @@ from PIL import Image
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 CHUNK_SIZE = 256               # files per task; big enough to amortise pickling, small for a smooth bar
 MAX_DEFAULT_SIZE = 96          # default output size cap for folders of big images
-_GREY_MODES = {"1", "L", "LA", "I", "I;16", "F"}
+_GREY_MODES = {"1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+#: 16-bit grey modes (PNG, TIFF); Pillow's convert() would clip them at 255
+_WIDE_GREY_MODES = {"I", "I;16", "I;16B", "I;16L", "I;16N"}
 
 
 def is_image_name(name: str) -> bool:
@@ -34,7 +40,9 @@ def is_image_name(name: str) -> bool:
 def list_image_files(root: Path, *, recursive: bool) -> tuple[list[str], int]:
     """Sorted image paths relative to ``root`` (POSIX style) and the count of other files.
 
-    Hidden files and folders (name starting with ``.``) are ignored.
+    Hidden files and folders (name starting with ``.``) are ignored, and so are
+    FIFOs, sockets and devices (opening a FIFO named ``x.png`` would wait
+    forever); a dangling link is listed, so that it is reported as skipped.
     """
     images, others = [], 0
     if recursive:
@@ -49,7 +57,7 @@ def list_image_files(root: Path, *, recursive: bool) -> tuple[list[str], int]:
             subdirs[:] = [d for d in subdirs if not d.startswith(".")]
             rel = os.path.relpath(directory, root)
             for name in files:
-                if name.startswith("."):
+                if name.startswith(".") or _is_special(os.path.join(directory, name)):
                     continue
                 if is_image_name(name):
                     images.append(name if rel == "." else f"{rel.replace(os.sep, '/')}/{name}")
@@ -66,6 +74,14 @@ def list_image_files(root: Path, *, recursive: bool) -> tuple[list[str], int]:
                     others += 1
     images.sort()
     return images, others
+
+
+def _is_special(path: str) -> bool:
+    """Whether ``path`` exists but is not a regular file (or a link to one)."""
+    try:
+        return not stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:  # a dangling link or a file we may not see: listed, then skipped with its reason
+        return False
 
 
 def probe_image(path: Path) -> tuple[int, int, int] | None:
@@ -89,6 +105,8 @@ def decode_image(path: str | os.PathLike, image_size: int, channels: int) -> np.
             width, height = img.size
             side = min(width, height)
             left, top = (width - side) // 2, (height - side) // 2
+            if img.mode in _WIDE_GREY_MODES:  # 0..65535 -> 0..255, as an 8-bit export of the image would
+                img = Image.fromarray(np.clip(np.asarray(img, dtype=np.float64) / 257.0 + 0.5, 0, 255).astype(np.uint8))
             if img.mode != mode:
                 img = img.convert(mode)
             # Crop before resizing: resize(box=...) would let the filter read rows outside the crop.
@@ -108,6 +126,20 @@ def decode_chunk(paths: Sequence[str], image_size: int, channels: int) -> tuple[
             bad.append((position, f"{type(exc).__name__}: {reason}"))
     stacked = np.stack(good) if good else np.empty((0, image_size, image_size, channels), np.uint8)
     return stacked, bad
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Worker initialiser: end this worker when the parent dies (SIGKILL gives it no chance to stop us).
+
+    Linux only (prctl PR_SET_PDEATHSIG); elsewhere the workers end when their task queue closes.
+    """
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
 
 
 def decode_files(paths: Sequence[str], image_size: int, channels: int, *,
@@ -130,7 +162,8 @@ def decode_files(paths: Sequence[str], image_size: int, channels: int, *,
     # script, and the workers only run PIL and numpy.
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context)
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context,
+                                                  initializer=_die_with_parent, initargs=(os.getpid(),))
     try:
         results = pool.map(decode_chunk, chunks, [image_size] * len(chunks), [channels] * len(chunks))
         for start, (images, bad) in zip(starts, results):

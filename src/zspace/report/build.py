@@ -22,7 +22,7 @@ from zspace.models import build_model, summarize
 from zspace.pipeline.run import open_run
 from zspace.report import figures
 from zspace.report.assets import RunAssets, grid_name, load_assets
-from zspace.report.html import Page, dict_table, esc, png, table
+from zspace.report.html import Page, bidi, dict_table, esc, isolate, png, table
 from zspace.science.question import table_rows
 
 #: lists longer than this are summarised in tables (count, first, last, min, max)
@@ -42,7 +42,16 @@ def _card(title: str, body: str) -> str:
 
 
 def _image(path: Path, alt: str) -> str:
-    return png(path.read_bytes(), alt) if path.exists() else f'<p class="note">{esc(path.name)} missing</p>'
+    return png(path.read_bytes(), alt) if path.exists() else f'<p class="note">{bidi(path.name)} missing</p>'
+
+
+def _inline(value: Any) -> str:
+    """A small dict or list as one line of HTML (``key: value; ...``), every string escaped and isolated."""
+    if isinstance(value, dict):
+        return "; ".join(f"{esc(k)}: {_inline(v)}" for k, v in value.items()) or "none"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_inline(v) for v in value)
+    return bidi(value)
 
 
 def _summarise_list(values: list) -> str:
@@ -117,18 +126,19 @@ def _comparison(page: Page, runs: list[RunAssets], samplers: Sequence[str]) -> N
     names = [_run_name(a) for a in runs]
     cols = []
     for a in runs:
-        cols.append(_card(_run_name(a), page.plot(figures.loss_curves(a.run.metrics(), f"{_run_name(a)}: losses"), 360)))
+        cols.append(_card(_run_name(a), page.plot(figures.loss_curves(a.run.metrics(),
+                                                                      f"{isolate(_run_name(a))}: losses"), 360)))
     page.add('<h3>Losses</h3><div class="cols">' + "".join(cols) + "</div>")
 
     radius = {n: s for n, s in ((n, _radius_series(a)) for n, a in zip(names, runs)) if s is not None}
-    series = {n: (s[0], s[1]) for n, s in radius.items()}
+    series = {isolate(n): (s[0], s[1]) for n, s in radius.items()}
     for n, s in radius.items():
-        series[f"chi_d expectation ({n})"] = (s[0], s[2])
+        series[f"chi_d expectation ({isolate(n)})"] = (s[0], s[2])
     inertia = {}
     for n, a in zip(names, runs):
         res = a.analysis["analyses"].get("inertia")
         if res:
-            inertia[n] = (res["k_values"], np.asarray(res["inertia"]) / max(res["n_points"], 1))
+            inertia[isolate(n)] = (res["k_values"], np.asarray(res["inertia"]) / max(res["n_points"], 1))
     page.add('<h3>Radius and inertia curves</h3><div class="cols">'
              + _card("number density vs radius R", page.plot(figures.curves(series, "density of R", "R (z units)",
                                                                           "points per unit R (normalised)"), 380))
@@ -139,7 +149,7 @@ def _comparison(page: Page, runs: list[RunAssets], samplers: Sequence[str]) -> N
     cols = []
     for a in runs:
         key = _first_tsne_key(a)
-        body = _scatter_figure(page, a, key, f"{_run_name(a)}: {key}") if key else "<p>no t-SNE</p>"
+        body = _scatter_figure(page, a, key, f"{isolate(_run_name(a))}: {key}") if key else "<p>no t-SNE</p>"
         cols.append(_card(_run_name(a), body))
     page.add('<h3>t-SNE</h3><div class="cols">' + "".join(cols) + "</div>")
 
@@ -189,7 +199,7 @@ def _question_block(answer: dict[str, Any]) -> str:
 def _run_section(page: Page, i: int, assets: RunAssets, samplers: Sequence[str]) -> None:
     run = assets.run
     name = _run_name(assets)
-    page.heading(f"Run {name}", anchor=_anchor(i))
+    page.add(f'<h2 id="{_anchor(i)}">Run {bidi(name)}</h2>')
     page.paragraph(str(run.root))
     summary = summarize(build_model(run.model_config))
     layer_rows = [(r.name, r.kind, "x".join(map(str, r.output_shape)), r.params)
@@ -200,7 +210,7 @@ def _run_section(page: Page, i: int, assets: RunAssets, samplers: Sequence[str])
                      + "<h4>data</h4>" + dict_table(run.config.get("data", {})))
              + _card("parameters", dict_table(summary.to_dict()) + "<details><summary>layers</summary>"
                      + table(layer_rows, ["layer", "type", "output", "params"]) + "</details>")
-             + _card("losses", page.plot(figures.loss_curves(run.metrics(), f"{name}: losses"), 380))
+             + _card("losses", page.plot(figures.loss_curves(run.metrics(), f"{isolate(name)}: losses"), 380))
              + "</div>")
     grids = "".join(f"<p>{esc(s)}</p>" + _image(run.root / grid_name(s), s) for s in samplers)
     page.add('<div class="cols">'
@@ -215,13 +225,15 @@ def _run_section(page: Page, i: int, assets: RunAssets, samplers: Sequence[str])
 
     analysis = assets.analysis
     page.heading("Latent-space analyses", level=3)
-    page.add(f'<p class="note">input: {esc(analysis["input"])}; skipped: {esc(analysis.get("skipped") or "none")}</p>')
+    page.add(f'<p class="note">input: {_inline(analysis["input"])}; '
+             f'skipped: {_inline(analysis.get("skipped") or "none")}</p>')
     for key, result in analysis["analyses"].items():
         # a scatter that shows all its static figure does (a t-SNE map) replaces that PNG
         shown = {k for k in _scatter_keys(assets, key) if analysis["scatters"][key][k]["replaces_figure"]}
         pictures = "".join(_image(run.root / "analysis" / f, f) for f in analysis.get("figures", {}).get(key, [])
                            if Path(f).stem not in shown)
-        interactive = "".join(_scatter_figure(page, assets, k, f"{name}: {k}") for k in _scatter_keys(assets, key))
+        interactive = "".join(_scatter_figure(page, assets, k, f"{isolate(name)}: {k}")
+                              for k in _scatter_keys(assets, key))
         page.add(f'<h4>{esc(key)}</h4><div class="cols"><div class="card">{_json_block(result)}</div>'
                  f'<div class="card">{pictures}{interactive}</div></div>')
 
@@ -236,7 +248,7 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path, samplers: Sequ
             f"--names gives {len(names or [])} names for {len(run_dirs)} runs; give one name per RUN_DIR")
     runs = [load_assets(open_run(d), name) for d, name in zip(run_dirs, names or [None] * len(run_dirs))]
     page = Page(title)
-    links = " · ".join(f'<a href="#{_anchor(i)}">{esc(_run_name(a))}</a>' for i, a in enumerate(runs))
+    links = " · ".join(f'<a href="#{_anchor(i)}">{bidi(_run_name(a))}</a>' for i, a in enumerate(runs))
     page.add(f"<p>runs: {links}" + (' · <a href="#compare">side by side</a>' if len(runs) > 1 else "") + "</p>")
     if len(runs) > 1:
         _comparison(page, runs, samplers)

@@ -1,7 +1,11 @@
 """Interactive plotly figures (as JSON-ready dicts) built from numbers, never from models.
 
-Every user string (titles, run and class names) is HTML-escaped: plotly
-renders a small HTML subset in text, and entities come out as the characters.
+Every user string (titles, run, class and factor names) goes through
+:func:`~zspace.report.html.plotly_text`: plotly renders a small HTML subset
+in text and substitutes ``%{...}`` in hover templates, and the entities that
+function writes come out as the characters. Class and factor names are also
+bidi-isolated (:func:`~zspace.report.html.isolate`); callers isolate a name they
+put inside a longer title themselves.
 Bulk arrays go through ``plotly.io.to_json``, which writes numpy arrays as
 base64 typed arrays (``{"dtype": "f4", "bdata": ...}``): a 20,000-point
 scatter costs ~0.3 MB instead of ~1 MB of decimal text.
@@ -16,7 +20,7 @@ import numpy as np
 import plotly.graph_objects as go
 import plotly.io as pio
 
-from zspace.report.html import esc
+from zspace.report.html import isolate, plotly_text
 
 _LAYOUT = dict(template="simple_white", margin=dict(l=50, r=20, t=40, b=40))
 
@@ -38,7 +42,7 @@ def loss_curves(metrics: list[dict[str, Any]], title: str = "losses") -> dict[st
                 continue  # an AE has no KL term
             fig.add_trace(go.Scatter(x=x, y=y, mode="lines+markers", name=f"{split} {term}",
                                      line=dict(dash=dash), yaxis="y2" if term == "kl" else "y"))
-    title = esc(title)
+    title = plotly_text(title)
     for event in (r for r in metrics if r.get("event") == "divergence"):
         fig.add_vline(x=event["epoch"], line=dict(color="red", dash="dash"),
                       annotation_text=f"divergence, lr→{event['new_lr']:.2g}")
@@ -54,8 +58,9 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float]]], title: st
     fig = go.Figure()
     for name, (x, y) in series.items():
         fig.add_trace(go.Scatter(x=np.asarray(x, dtype=np.float32), y=np.asarray(y, dtype=np.float32),
-                                 mode="lines", name=esc(name)))
-    fig.update_layout(title=esc(title), xaxis_title=x_title, yaxis_title=y_title, **_LAYOUT)
+                                 mode="lines", name=plotly_text(name)))
+    fig.update_layout(title=plotly_text(title), xaxis_title=plotly_text(x_title), yaxis_title=plotly_text(y_title),
+                      **_LAYOUT)
     if log_y:
         fig.update_yaxes(type="log")
     return _as_dict(fig)
@@ -75,19 +80,19 @@ def scatter(points: np.ndarray, title: str, labels: np.ndarray | None = None,
     extra = np.asarray(factors, dtype=np.float32) if factors is not None else np.zeros((n, 0), np.float32)
     custom = np.concatenate([index[:, None].astype(np.float32), extra], axis=1)
     hover = "index %{customdata[0]:.0f}" + "".join(
-        f"<br>{name} %{{customdata[{i + 1}]:.3g}}" for i, name in enumerate(factor_names))
+        f"<br>{plotly_text(isolate(name))} %{{customdata[{i + 1}]:.3g}}" for i, name in enumerate(factor_names))
     groups = [(None, np.ones(n, bool))] if labels is None else [(v, labels == v) for v in np.unique(labels)]
     fig = go.Figure()
     for value, mask in groups:
         if value is None:
             name = "points"
         elif class_names is not None and 0 <= int(value) < len(class_names):
-            name = esc(class_names[int(value)])
+            name = plotly_text(isolate(class_names[int(value)]))
         else:
             name = f"label {int(value)}"
         fig.add_trace(go.Scattergl(x=points[mask, 0], y=points[mask, 1], mode="markers", name=name,
                                    marker=dict(size=marker_size, opacity=0.7), customdata=custom[mask],
                                    hovertemplate=f"<b>{name}</b><br>{hover}<extra></extra>"))
-    fig.update_layout(title=esc(title), xaxis_title=esc(x_title), yaxis_title=esc(y_title), legend=dict(itemsizing="constant"),
-                      **_LAYOUT)
+    fig.update_layout(title=plotly_text(title), xaxis_title=plotly_text(x_title), yaxis_title=plotly_text(y_title),
+                      legend=dict(itemsizing="constant"), **_LAYOUT)
     return _as_dict(fig)

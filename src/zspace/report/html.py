@@ -1,10 +1,21 @@
 """A tiny self-contained HTML builder: every user string escaped, every asset inline.
 
 Why by hand: the report is one static file that must open with no network;
-templating engines add a dependency without removing the two things that
-matter here, escaping (``html.escape``) and safe embedding of JSON in
-``<script>`` (``<``, ``>``, ``&`` written as ``\\u003c`` etc., so a run named
-``</script><script>alert(1)`` stays text).
+templating engines add a dependency without removing the things that matter
+here. Every user string (run, class, factor, sampler and file names, titles)
+goes through one of these helpers, chosen by where it lands:
+
+:func:`esc`          HTML text and attribute values (``html.escape``)
+:func:`bidi`         a name inside running HTML text: escaped, in ``<bdi>`` so
+                     right-to-left text or a stray U+202E cannot reorder the text after it
+:func:`script_json`  JSON inside ``<script>``: ``<``, ``>``, ``&``, U+2028 and U+2029
+                     written as ``\\u003c`` etc., so a run named
+                     ``</script><script>alert(1)`` or ``<!--<script>`` stays a string
+:func:`plotly_text`  text that plotly draws (titles, legends, hover templates): plotly
+                     parses a small HTML subset and decodes only a few named entities
+                     (not ``&quot;``), and substitutes ``%{...}`` in hover templates, so
+                     ``<``, ``>``, ``&``, quotes and ``%`` become entities it decodes back
+:func:`isolate`      a name inside a longer plotly text (FSI ... PDI, the plain-text ``<bdi>``)
 """
 
 from __future__ import annotations
@@ -17,16 +28,58 @@ from typing import Any, Iterable, Sequence
 from zspace.core.io import to_jsonable
 
 
+def text_of(value: Any) -> str:
+    """``str(value)`` that can be written as UTF-8: the lone surrogates by which Python keeps the
+    bytes of a file name that is not UTF-8 (``os.fsdecode``) are shown as ``\\xNN``."""
+    text = str(value)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        except UnicodeEncodeError:  # a surrogate that is not an escaped byte
+            return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def esc(value: Any) -> str:
     """Escape any value for HTML text or attribute context."""
-    return html.escape(str(value), quote=True)
+    return html.escape(text_of(value), quote=True)
+
+
+def bidi(value: Any) -> str:
+    """A user string inside running HTML text: escaped and bidi-isolated (``<bdi>``)."""
+    return f"<bdi>{esc(value)}</bdi>"
+
+
+_SCRIPT_JSON_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",
+                        0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 def script_json(obj: Any) -> str:
-    """JSON safe to place inside a ``<script>`` element."""
+    """JSON safe to place inside a ``<script>`` element (and to read as a JavaScript expression).
+
+    ``<`` and ``>`` escaped means no ``</script>``, ``<!--`` or ``<script`` can reach the
+    HTML parser; U+2028/U+2029 escaped keeps older JavaScript engines from ending the line.
+    """
     text = json.dumps(to_jsonable(obj), separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026") \
-        .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    return text.translate(_SCRIPT_JSON_ESCAPES)
+
+
+# plotly.js decodes &amp; &lt; &gt; and numeric entities in the text it draws, but not &quot;
+_PLOTLY_ESCAPES = {ord("&"): "&amp;", ord("<"): "&lt;", ord(">"): "&gt;", ord('"'): "&#34;", ord("'"): "&#39;",
+                   ord("%"): "&#37;"}
+
+
+def plotly_text(value: Any) -> str:
+    """A string for plotly to draw as it is: no tags, no entities, no ``%{...}`` hover substitution."""
+    return text_of(value).translate(_PLOTLY_ESCAPES)
+
+
+def isolate(value: Any) -> str:
+    """``value`` between FIRST STRONG ISOLATE and POP DIRECTIONAL ISOLATE: a name inside a longer
+    plain (plotly) text whose right-to-left characters or unclosed U+202E stay inside it."""
+    return f"\u2068{value}\u2069"
 
 
 def fmt(value: Any) -> str:
@@ -51,7 +104,8 @@ def table(rows: Iterable[Sequence[Any]], header: Sequence[Any] | None = None, cl
 
 def dict_table(d: dict[str, Any], cls: str = "kv") -> str:
     """Two-column key/value table; nested dicts and lists are shown as compact JSON."""
-    rows = [(k, json.dumps(to_jsonable(v)) if isinstance(v, (dict, list, tuple)) else v) for k, v in d.items()]
+    rows = [(k, json.dumps(to_jsonable(v), ensure_ascii=False) if isinstance(v, (dict, list, tuple)) else v)
+            for k, v in d.items()]
     return table(rows, cls=cls)
 
 
@@ -97,7 +151,7 @@ class Page:
         """
         from plotly.offline import get_plotlyjs
 
-        figures = ",\n".join(f"[{json.dumps(div)}, {script_json(fig)}, {str(gl).lower()}]"
+        figures = ",\n".join(f"[{script_json(div)}, {script_json(fig)}, {script_json(gl)}]"
                               for div, fig, gl in self._plots)
         plotly_js = f"<script>{get_plotlyjs()}</script>" if self._plots else ""
         return f"""<!DOCTYPE html>
