@@ -11,13 +11,17 @@ callers decide that, this module does not.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
 import numpy as np
+
+from zspace.core.errors import ZspaceError
 
 
 @contextlib.contextmanager
@@ -29,21 +33,59 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     exception the temporary file is removed and ``path`` is left untouched.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=f".tmp{path.suffix[:16]}",
-                                    dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    with reporting_write_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=f".tmp{path.suffix[:16]}",
+                                        dir=path.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            yield tmp
+            _fsync_file(tmp)
+            os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; give the permissions a plain open() would
+            os.replace(tmp, path)
+            _fsync_dir(path.parent)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
+
+
+class WriteError(ZspaceError):
+    """A file could not be written (disk full, read-only or unwritable folder); earlier files are intact."""
+
+
+_NO_SPACE = "free disk space and run the command again (files written before are intact)"
+_NOT_WRITABLE = "write to another folder or make this one writable"
+#: errno -> the fix printed with a failed write
+_WRITE_FIXES = {errno.ENOSPC: _NO_SPACE, errno.EDQUOT: _NO_SPACE, errno.EFBIG: _NO_SPACE,
+                errno.EROFS: _NOT_WRITABLE, errno.EACCES: _NOT_WRITABLE, errno.EPERM: _NOT_WRITABLE,
+                errno.ENAMETOOLONG: "choose a shorter file name", errno.EIO: "check the disk, then run again"}
+
+
+def _storage_errno(exc: BaseException) -> int | None:
+    # OSError carries errno; libraries that write in Rust or C (safetensors) put "os error N" in the message
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return exc.errno
+    match = re.search(r"os error (\d+)", str(exc))
+    return int(match.group(1)) if match else None
+
+
+@contextlib.contextmanager
+def reporting_write_errors(path: str | os.PathLike) -> Iterator[None]:
+    """Turn a failed write of ``path`` (disk full, read-only, no permission) into one :class:`WriteError`.
+
+    Other exceptions pass through unchanged.
+    """
     try:
-        yield tmp
-        _fsync_file(tmp)
-        os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; give the permissions a plain open() would
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+        yield
+    except ZspaceError:
         raise
+    except Exception as exc:
+        code = _storage_errno(exc)
+        if code not in _WRITE_FIXES:
+            raise
+        raise WriteError(f"cannot write {path}: {os.strerror(code)}; {_WRITE_FIXES[code]}") from exc
 
 
 def _temporary_prefix(path: Path) -> str:
@@ -129,12 +171,13 @@ def append_jsonl(path: str | os.PathLike, record: dict) -> None:
     worst leave a truncated last line, which :func:`read_jsonl` skips.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     line = json_line(record)
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(line)
-        fh.flush()
-        os.fsync(fh.fileno())
+    with reporting_write_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a", encoding="utf-8") as fh:
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
@@ -170,8 +213,6 @@ def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
 
 def refuse_overwrite(path: str | os.PathLike, what: str, flag: str = "--force") -> None:
     """Raise a ZspaceError if ``path`` exists, telling the user how to proceed."""
-    from zspace.core.errors import ZspaceError
-
     if Path(path).exists():
         raise ZspaceError(f"{what} {path} already exists; choose another path or pass {flag} to replace it")
 
@@ -187,21 +228,22 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     import shutil
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=path.parent))
-    try:
-        yield tmp
-        for child in tmp.iterdir():
-            _fsync_file(child)
-        os.chmod(tmp, _DIR_MODE)  # mkdtemp makes 0700
-        old = None
-        if path.exists():
-            old = path.with_name(f".{path.name}.old-{os.getpid()}")
-            os.replace(path, old)
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    with reporting_write_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=path.parent))
+        try:
+            yield tmp
+            for child in tmp.iterdir():
+                _fsync_file(child)
+            os.chmod(tmp, _DIR_MODE)  # mkdtemp makes 0700
+            old = None
+            if path.exists():
+                old = path.with_name(f".{path.name}.old-{os.getpid()}")
+                os.replace(path, old)
+            os.replace(tmp, path)
+            _fsync_dir(path.parent)
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise

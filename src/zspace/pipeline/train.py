@@ -386,6 +386,8 @@ def _fit(session: _Session) -> TrainResult:
                      f"reco {train_metrics.reco:.2f} kl {train_metrics.kl:.3f} | val total {val_metrics.total:.2f} | "
                      f"{record['images_per_s']:.0f} img/s")
             epoch += 1
+    except io.WriteError as exc:
+        raise io.WriteError(f"{exc}; then continue with: zspace train --resume {run.root}") from exc.__cause__
     except KeyboardInterrupt:
         last = run.latest_epoch()
         log.warning(f"interrupted in epoch {epoch}; " + (
