@@ -146,3 +146,39 @@ def test_a_killed_cache_build_is_never_taken_for_complete(tmp_path, point):
     expected = np.stack([np.asarray(Image.open(source / f"{i:03d}.png"))[..., None] for i in range(600)])
     assert images.shape == (600, 8, 8, 1)
     assert np.array_equal(np.sort(images.reshape(600, -1), axis=0), np.sort(expected.reshape(600, -1), axis=0))
+
+
+def _zspace(*argv, kill_at: str | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "ZSPACE_PROGRESS": "0"}
+    env.pop(faults.ENV, None)
+    if kill_at:
+        env[faults.ENV] = kill_at
+    return subprocess.run([sys.executable, "-m", "zspace", *map(str, argv)], env=env, capture_output=True, text=True)
+
+
+def test_killed_encode_and_analyze_leave_nothing_taken_for_complete(tmp_path, train_tiny, tmp_path_factory):
+    import json
+
+    run = train_tiny(tmp_path_factory, "vae")
+    z_path = tmp_path / "z.npz"
+    killed = _zspace("encode", run, "--out", z_path, "--batch-size", "16", kill_at="encode.batch:3")
+    assert killed.returncode == -9
+    assert not z_path.exists()  # no Z file, and no --force needed to write it now
+    assert _zspace("encode", run, "--out", z_path, "--batch-size", "16").returncode == 0
+    assert _zspace("encode", run, "--out", tmp_path / "clean.npz").returncode == 0
+    with np.load(z_path) as ours, np.load(tmp_path / "clean.npz") as theirs:
+        assert np.array_equal(ours["index"], theirs["index"])
+        assert np.allclose(ours["mu"], theirs["mu"], atol=1e-5)
+
+    analysis = tmp_path / "analysis"
+    only = "axes,radius,inertia,vae"
+    killed = _zspace("analyze", z_path, "--out", analysis, "--only", only, "--no-figures",
+                     kill_at="battery.analysis:2")
+    assert killed.returncode == -9
+    partial = json.loads((analysis / "analysis.json").read_text())
+    assert partial["complete"] is False and len(partial["analyses"]) == 2  # says it is partial
+    assert _zspace("analyze", z_path, "--out", analysis, "--only", only, "--no-figures").returncode == 0
+    assert _zspace("analyze", z_path, "--out", tmp_path / "clean", "--only", only, "--no-figures").returncode == 0
+    redone, clean = (json.loads((d / "analysis.json").read_text()) for d in (analysis, tmp_path / "clean"))
+    assert redone["complete"] is True and redone["headlines"] == clean["headlines"]
+    assert redone["analyses"] == clean["analyses"]

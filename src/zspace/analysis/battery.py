@@ -24,6 +24,7 @@ from zspace.analysis.radius import RadiusConfig, radius_density
 from zspace.analysis.scatter2d import Scatter2dConfig, scatter_2d
 from zspace.analysis.tsne import TsneConfig, tsne_maps
 from zspace.analysis.vae_stats import VaeStatsConfig, vae_statistics
+from zspace.core import faults
 from zspace.core.config import Config
 from zspace.core.errors import ZspaceError
 from zspace.core.io import atomic_path, to_jsonable, write_json
@@ -188,6 +189,7 @@ def run_battery(latents: LatentInput, out_dir: str | Path | None = None, config:
                 report["figures"][name] = _save_figures(draw(name, results[name], latents.labels), out, cfg.figure_dpi)
                 report["seconds"][f"{name}_figures"] = round(time.perf_counter() - start, 3)
             write_json(out / "analysis.json", report)
+            faults.point("battery.analysis")
         log.info("%s done in %.1f s", name, report["seconds"][name])
     report["complete"] = True
     if out is not None:

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from zspace.core import faults
 from zspace.core.device import select_device
 from zspace.core.progress import progress
 from zspace.pipeline.batches import iterate_batches, to_tensor
@@ -41,6 +42,7 @@ def encode_images(model, images: np.ndarray, batch_size: int = 512, device: str 
                     out[name] = np.empty((n, value.shape[1]), dtype=np.float32)
                 out[name][idx] = value.float().cpu().numpy()
             bar.update(len(batch))
+            faults.point("encode.batch")
         bar.close()
     return out
 
