@@ -44,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``zspace`` console script; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    raw = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    args = parser.parse_args(raw)
+    args.argv = raw[1:]  # the subcommand's own arguments, for commands that relaunch themselves (train --nproc)
     try:
         return int(args._run(args) or 0)
     except ZspaceError as exc:

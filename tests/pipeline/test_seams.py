@@ -15,7 +15,7 @@ from zspace.pipeline import precision as precision_module
 from zspace.pipeline.config import TrainConfig
 from zspace.pipeline.encode import encode
 from zspace.pipeline.precision import Precision, resolve_precision
-from zspace.pipeline.processes import SingleProcess, process_strategy
+from zspace.pipeline.processes import Distributed, SingleProcess, process_strategy, shard_rows
 from zspace.pipeline.run import open_run
 from zspace.pipeline.train import Trainer, TrainerState
 
@@ -58,17 +58,36 @@ def test_a_bf16_policy_computes_in_bf16_and_keeps_float32_weights():
 def test_single_process_strategy_is_the_identity_and_writes():
     strategy = SingleProcess()
     order = np.arange(10)[::-1]
-    assert strategy.shard(order) is order and strategy.is_writer
+    assert strategy.split(order) is order and strategy.is_writer
     t = torch.ones(3)
     assert strategy.reduce_sum(t) is t
     model = torch.nn.Linear(2, 2)
     assert strategy.wrap(model) is model
+    assert process_strategy(torch.device("cpu")).world_size == 1
 
 
-def test_a_multi_process_launch_is_refused_until_ddp_lands(monkeypatch):
-    monkeypatch.setenv("WORLD_SIZE", "2")
-    with pytest.raises(ZspaceError, match="WORLD_SIZE=2"):
-        process_strategy()
+def _rank_view(rank: int, world_size: int) -> Distributed:
+    view = object.__new__(Distributed)  # the split rule only, without joining a process group
+    view.rank, view.world_size = rank, world_size
+    return view
+
+
+@pytest.mark.parametrize("world_size, batch_size", [(2, 64), (2, 7), (3, 64), (4, 3)])
+def test_the_parts_of_a_global_batch_rebuild_it_and_their_weighted_means_give_its_mean(world_size, batch_size):
+    batch = np.random.default_rng(0).permutation(1000)[:batch_size]
+    parts = [_rank_view(r, world_size).split(batch) for r in range(world_size)]
+    assert np.array_equal(np.concatenate(parts), batch)
+    assert max(map(len, parts)) - min(map(len, parts)) <= 1
+    losses = np.random.default_rng(1).random(1000)
+    # what DDP does: each process backpropagates mean(part) * N * len(part) / B; gradients are averaged over N
+    combined = sum((losses[p].mean() if len(p) else 0.0) * world_size * len(p) / len(batch) for p in parts)
+    assert combined / world_size == pytest.approx(losses[batch].mean(), rel=1e-12)
+
+
+def test_contiguous_shards_of_rows_cover_them_once():
+    for world_size in (1, 2, 3, 7):
+        shards = [shard_rows(10, _rank_view(r, world_size)) for r in range(world_size)]
+        assert np.array_equal(np.concatenate([np.arange(10)[s] for s in shards]), np.arange(10))
 
 
 def test_trainer_state_is_what_the_checkpoint_stores(vae_run):

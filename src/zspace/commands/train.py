@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+import subprocess
+import sys
 
 from zspace.commands._common import add_device, default_of
 from zspace.commands.summary import add_model_options, model_config_from_args
+from zspace.core import dist
 from zspace.core.errors import ZspaceError
 from zspace.pipeline.config import TrainConfig
 from zspace.pipeline.losses import RECONSTRUCTION_LOSSES
@@ -43,7 +47,29 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--amp", action="store_const", const="auto", dest="precision",
                    help="the same as --precision auto")
     add_device(p)
+    p.add_argument("--nproc", type=int, default=None, metavar="N",
+                   help="train on N processes on this machine (torchrun + DistributedDataParallel; one GPU each "
+                        "on CUDA); the command it runs is printed. For several machines call torchrun yourself "
+                        "(see the README)")
     return p
+
+
+def torchrun_command(nproc: int, argv: list[str]) -> list[str]:
+    """The torchrun command line that runs ``zspace train ARGV`` on ``nproc`` local processes."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}",
+            "-m", "zspace", "train", *argv]
+
+
+def _without_nproc(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
 
 
 _TRAIN_FIELDS = ("epochs", "batch_size", "lr", "fact", "seed", "keep_every", "n_train", "n_val", "image_size",
@@ -51,6 +77,14 @@ _TRAIN_FIELDS = ("epochs", "batch_size", "lr", "fact", "seed", "keep_every", "n_
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.nproc is not None:
+        if args.nproc < 1:
+            raise ZspaceError(f"--nproc {args.nproc} must be >= 1")
+        if dist.world_size() > 1:
+            raise ZspaceError("--nproc starts torchrun itself; drop it when you launch zspace with torchrun")
+        command = torchrun_command(args.nproc, _without_nproc(args.argv))
+        print("running: " + shlex.join(command), flush=True)
+        return subprocess.call(command)
     if args.resume:
         if args.out:
             raise ZspaceError("--resume continues an existing run in place; drop --out")
@@ -62,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         config = TrainConfig(data=args.data, device=args.device, **overrides)
         result = train(config, model_config_from_args(args), args.out)
     last = result.history[-1] if result.history else None
-    if last:
+    if last and dist.is_main_process():
         print(f"trained {result.run.root}: epoch {last['epoch']}, train total {last['train']['total']:.4g}, "
               f"val total {last['val']['total']:.4g}")
     return 0

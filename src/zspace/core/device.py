@@ -38,9 +38,10 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def use_all_cores() -> int:
-    """Let torch use every core this process may run on (CPU training); return the count."""
-    cores = available_cores()
+def use_all_cores(share_with: int = 1) -> int:
+    """Let torch use every core this process may run on (CPU training), shared fairly with ``share_with``
+    processes of the same machine that see the same cores; return the thread count."""
+    cores = max(1, available_cores() // max(1, share_with))
     torch.set_num_threads(cores)
     return cores
 

@@ -22,6 +22,11 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def stream_seed(*parts: int) -> int:
+    """A 63-bit seed derived from integers (e.g. seed, epoch, rank): distinct tuples give independent streams."""
+    return int(np.random.SeedSequence([int(p) for p in parts]).generate_state(2, dtype=np.uint64)[0] >> np.uint64(1))
+
+
 def get_state() -> dict[str, torch.Tensor]:
     """All generator states as uint8 tensors (safetensors-ready)."""
     py_state = random.getstate()

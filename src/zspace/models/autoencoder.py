@@ -40,8 +40,8 @@ class Autoencoder(nn.Module):
     def _build_heads(self, features: int) -> None:
         self.z_head = nn.Linear(features, self.config.z_dim)
 
-    def encode(self, x: torch.Tensor) -> Encoding:
-        """Place images (B, C, H, W) in latent space."""
+    def encode(self, x: torch.Tensor, eps: torch.Tensor | None = None) -> Encoding:
+        """Place images (B, C, H, W) in latent space (``eps``, the noise of a VAE, is not used)."""
         return Encoding(z=self.z_head(self.encoder(x)))
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
@@ -63,8 +63,9 @@ class VariationalAutoencoder(Autoencoder):
     """Convolutional VAE with heads mu, logvar and z = mu + exp(logvar/2) * clip(eps) * eps_factor.
 
     ``eps_factor`` (from the config) can be changed after training, e.g. set to
-    0 to decode mu itself. Sampling uses torch's global generator, so seeded
-    runs are reproducible (see :mod:`zspace.core.rng`).
+    0 to decode mu itself. Training draws the noise from torch's global
+    generator (seeded per epoch and process); encoding passes its own noise,
+    seeded per row, so z does not depend on batch size or process count.
     """
 
     def _build_heads(self, features: int) -> None:
@@ -72,10 +73,12 @@ class VariationalAutoencoder(Autoencoder):
         self.logvar_head = nn.Linear(features, self.config.z_dim)
         self.eps_factor = float(self.config.eps_factor)
 
-    def encode(self, x: torch.Tensor) -> Encoding:
+    def encode(self, x: torch.Tensor, eps: torch.Tensor | None = None) -> Encoding:
+        """Encode images (B, C, H, W); ``eps`` (B, z_dim) is standard normal noise, drawn here when None."""
         h = self.encoder(x)
         mu, logvar = self.mu_head(h), self.logvar_head(h)
-        eps = torch.randn_like(mu).clamp_(-self.config.eps_clip, self.config.eps_clip)
+        eps = torch.randn_like(mu) if eps is None else eps.to(device=mu.device, dtype=mu.dtype)
+        eps = eps.clamp(-self.config.eps_clip, self.config.eps_clip)
         z = mu + torch.exp(0.5 * logvar) * eps * self.eps_factor
         return Encoding(z=z, mu=mu, logvar=logvar)
 

@@ -41,19 +41,30 @@ def epoch_order(n: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarr
     return torch.randperm(n, generator=g).numpy()
 
 
+def batch_indices(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
+    """``order`` cut into consecutive batches of ``batch_size`` (the last one may be shorter)."""
+    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+
+
 def iterate_batches(images: np.ndarray, batch_size: int, order: np.ndarray | None = None,
                     prefetch: int = 2) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Yield (indices, uint8 images) batches in ``order``, read ahead by a thread.
+    """Yield (indices, uint8 images) batches in ``order``, read ahead by a thread."""
+    order = np.arange(len(images)) if order is None else order
+    return iterate_index_batches(images, batch_indices(order, batch_size), prefetch)
+
+
+def iterate_index_batches(images: np.ndarray, batches: list[np.ndarray],
+                          prefetch: int = 2) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Yield (indices, uint8 images) for each index array of ``batches``, read ahead by a thread.
 
     Indices inside one batch are sorted before reading, which makes reads of a
     memory-mapped cache sequential; the loss of a batch does not depend on the
     order of its images.
     """
-    order = np.arange(len(images)) if order is None else order
-    starts = range(0, len(order), batch_size)
+    starts = range(len(batches))
 
-    def read(start: int) -> tuple[np.ndarray, np.ndarray]:
-        idx = np.sort(order[start:start + batch_size])
+    def read(i: int) -> tuple[np.ndarray, np.ndarray]:
+        idx = np.sort(batches[i])
         return idx, images[idx]
 
     if prefetch <= 0:

@@ -7,50 +7,83 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from zspace.core import faults
+from zspace.core import faults, rng
 from zspace.core.device import select_device
 from zspace.core.progress import progress
 from zspace.pipeline.batches import iterate_batches, to_tensor
 from zspace.pipeline.precision import Precision, autocast
+from zspace.pipeline.processes import process_device, process_strategy, shard_rows
 from zspace.pipeline.run import Run, open_run
 from zspace.pipeline.zstore import ZStore
 
 
+#: rows per block of encoding noise: the noise of row i comes from the generator of block i // NOISE_BLOCK
+NOISE_BLOCK = 4096
+
+
+class RowNoise:
+    """Standard normal noise (N, d) whose row i depends only on (seed, i): the same for any batch or shard."""
+
+    def __init__(self, seed: int, dim: int) -> None:
+        self.seed, self.dim = seed, dim
+        self._block: tuple[int, torch.Tensor] | None = None
+
+    def _block_noise(self, block: int) -> torch.Tensor:
+        if self._block is None or self._block[0] != block:
+            g = torch.Generator().manual_seed(rng.stream_seed(self.seed, block))
+            self._block = (block, torch.randn(NOISE_BLOCK, self.dim, generator=g))
+        return self._block[1]
+
+    def rows(self, rows: np.ndarray) -> torch.Tensor:
+        """(len(rows), d) float32 noise of the given row numbers."""
+        out = torch.empty(len(rows), self.dim)
+        blocks = rows // NOISE_BLOCK
+        for block in np.unique(blocks):
+            mask = blocks == block
+            out[torch.from_numpy(mask)] = self._block_noise(int(block))[torch.from_numpy(rows[mask] % NOISE_BLOCK)]
+        return out
+
+
 @torch.no_grad()
 def encode_images(model, images: np.ndarray, batch_size: int = 512, device: str | torch.device = "cpu",
-                  seed: int = 0, desc: str = "encoding", precision: Precision | None = None) -> dict[str, np.ndarray]:
+                  seed: int = 0, desc: str = "encoding", precision: Precision | None = None,
+                  first_row: int = 0) -> dict[str, np.ndarray]:
     """Encode uint8 images (N, H, W, C); return z (and mu, logvar for a VAE) as float32 (N, d).
 
-    A VAE's z is sampled with torch's generator seeded by ``seed`` inside a
-    forked RNG, so the same call gives the same z and leaves global state alone.
-    The forward passes run in ``precision`` (None: float32); outputs are float32.
+    A VAE's z uses :class:`RowNoise` seeded by ``seed``, where ``images[i]`` is
+    row ``first_row + i`` of the whole set: the same image gets the same z
+    whatever the batch size or the number of processes sharing the set. The
+    forward passes run in ``precision`` (None: float32); outputs are float32.
     """
     device = torch.device(device)
     n = len(images)
     out: dict[str, np.ndarray] = {}
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(seed)
-        bar = progress(total=n, desc=desc, unit="img")
-        for idx, batch in iterate_batches(images, batch_size):
-            with autocast(precision):
-                enc = model.encode(to_tensor(batch, device))
-            for name in ("z", "mu", "logvar"):
-                value = getattr(enc, name)
-                if value is None:
-                    continue
-                if name not in out:
-                    out[name] = np.empty((n, value.shape[1]), dtype=np.float32)
-                out[name][idx] = value.float().cpu().numpy()
-            bar.update(len(batch))
-            faults.point("encode.batch")
-        bar.close()
+    noise = RowNoise(seed, model.config.z_dim)
+    bar = progress(total=n, desc=desc, unit="img")
+    for idx, batch in iterate_batches(images, batch_size):
+        with autocast(precision):
+            enc = model.encode(to_tensor(batch, device), eps=noise.rows(first_row + idx))
+        for name in ("z", "mu", "logvar"):
+            value = getattr(enc, name)
+            if value is None:
+                continue
+            if name not in out:
+                out[name] = np.empty((n, value.shape[1]), dtype=np.float32)
+            out[name][idx] = value.float().cpu().numpy()
+        bar.update(len(batch))
+        faults.point("encode.batch")
+    bar.close()
     return out
 
 
 def encode(run: Run | str | Path, data: str | None = None, split: str = "test", *, epoch: int | None = None,
            batch_size: int = 512, device: str = "auto", seed: int = 0, n: int | None = None,
-           precision: str | None = None) -> ZStore:
+           precision: str | None = None) -> ZStore | None:
     """Encode a split of ``data`` (default: the run's training data) with the run's model.
+
+    Under torchrun each process encodes a contiguous share of the rows and
+    process 0 gathers them in order: it returns the whole store, the other
+    processes return None.
 
     ``precision``: fp32, bf16, fp16 or auto; default the run's training precision
     (:meth:`~zspace.pipeline.run.Run.inference_precision`).
@@ -58,10 +91,17 @@ def encode(run: Run | str | Path, data: str | None = None, split: str = "test", 
     run = open_run(run) if not isinstance(run, Run) else run
     spec = data or run.train_config.data
     images = run.data_split(split, data=spec, n=n)
-    dev = select_device(device)
+    dev = process_device(select_device(device))
     model = run.load_model(epoch, device=dev)
     chosen = run.inference_precision(dev, precision)
-    arrays = encode_images(model, images.images, batch_size, dev, seed, precision=chosen)
+    processes = process_strategy(dev)
+    rows = shard_rows(len(images.images), processes)
+    arrays = encode_images(model, images.images[rows], batch_size, dev, seed, precision=chosen, first_row=rows.start)
+    if processes.world_size > 1:
+        parts = processes.gather(arrays)
+        if parts is None:
+            return None
+        arrays = {name: np.concatenate([part[name] for part in parts]) for name in arrays}
     meta = {"run": str(run.root), "data": spec, "split": split, "epoch": epoch or run.latest_epoch(),
             "precision": chosen.name,
             "model_kind": run.model_config.kind, "z_dim": run.model_config.z_dim,

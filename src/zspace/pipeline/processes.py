@@ -1,27 +1,40 @@
 """The process strategy: how many processes train one run, and who does what.
 
-The trainer asks its strategy five things, so that distributed training
-(torchrun + DistributedDataParallel) plugs in here without touching the loop:
+The trainer asks its strategy six things, so that the loop reads the same for
+one process and for N:
 
-* ``wrap(model)`` -- the module the forward/backward pass runs through;
-* ``shard(order)`` -- this process's part of the epoch's global order;
+* ``wrap(model)`` -- the module the forward/backward pass runs through
+  (:class:`~torch.nn.parallel.DistributedDataParallel` for N processes);
+* ``split(batch)`` -- this process's part of one global batch of indices;
 * ``reduce_sum(tensor)`` -- the sum of a tensor over all processes;
 * ``is_writer`` -- whether this process writes files (config, metrics, checkpoints);
-* ``barrier()`` -- wait until every process got here.
+* ``barrier()`` -- wait until every process got here;
+* ``gather(array)`` -- rank 0 gets every rank's rows in rank order (encoding).
 
-:class:`SingleProcess` is the only strategy today: everything is the identity,
-and the one process writes.
+:class:`SingleProcess` is the default. :class:`Distributed` is chosen when
+torchrun started the process (``WORLD_SIZE`` > 1): gloo on CPU, nccl on CUDA,
+one GPU per process (``LOCAL_RANK``).
+
+How a global batch of B images is split over N processes: in N contiguous
+parts whose sizes differ by at most one (``numpy.array_split``). Each process
+scales its mean loss by ``N * part / B`` before backward, and DDP averages the
+gradients over processes, so the gradient is that of the mean over the global
+batch, whether or not N divides B. A part may be empty (the epoch's last,
+short batch with fewer than N images): that process runs an empty forward
+pass and contributes zero gradient.
 """
 
 from __future__ import annotations
 
+import datetime
+import os
 from typing import Protocol
 
 import numpy as np
 import torch
 
 from zspace.core import dist
-from zspace.core.errors import require
+from zspace.core.errors import ZspaceError
 
 
 class ProcessStrategy(Protocol):
@@ -35,11 +48,13 @@ class ProcessStrategy(Protocol):
 
     def wrap(self, model: torch.nn.Module) -> torch.nn.Module: ...
 
-    def shard(self, order: np.ndarray) -> np.ndarray: ...
+    def split(self, batch: np.ndarray) -> np.ndarray: ...
 
     def reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor: ...
 
     def barrier(self) -> None: ...
+
+    def gather(self, array: np.ndarray) -> list[np.ndarray] | None: ...
 
 
 class SingleProcess:
@@ -55,8 +70,8 @@ class SingleProcess:
     def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
         return model
 
-    def shard(self, order: np.ndarray) -> np.ndarray:
-        return order
+    def split(self, batch: np.ndarray) -> np.ndarray:
+        return batch
 
     def reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
         return tensor
@@ -64,12 +79,82 @@ class SingleProcess:
     def barrier(self) -> None:
         return None
 
-
-def process_strategy() -> ProcessStrategy:
-    """The strategy for this process; a multi-process launch is refused until DDP lands."""
-    require(dist.world_size() == 1, f"WORLD_SIZE={dist.world_size()}: zspace trains in one process so far; "
-                                    "run zspace train without torchrun")
-    return SingleProcess()
+    def gather(self, array: np.ndarray) -> list[np.ndarray] | None:
+        return [array]
 
 
-__all__ = ["ProcessStrategy", "SingleProcess", "process_strategy"]
+class Distributed:
+    """This process is one of ``WORLD_SIZE`` started by torchrun; the process group is joined on construction."""
+
+    def __init__(self, device: torch.device) -> None:
+        import torch.distributed as td
+
+        self._td = td
+        if not td.is_initialized():
+            backend = "nccl" if device.type == "cuda" else "gloo"
+            td.init_process_group(backend=backend, timeout=datetime.timedelta(minutes=30))
+        self.rank = td.get_rank()
+        self.world_size = td.get_world_size()
+        self.device = device
+
+    @property
+    def is_writer(self) -> bool:
+        return self.rank == 0
+
+    def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+        from torch.nn.parallel import DistributedDataParallel
+
+        if self.device.type == "cuda":
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)  # BatchNorm over the global batch
+            return DistributedDataParallel(model, device_ids=[self.device.index])
+        return DistributedDataParallel(model)  # on CPU each process normalises its own part (plain BatchNorm)
+
+    def split(self, batch: np.ndarray) -> np.ndarray:
+        return np.array_split(batch, self.world_size)[self.rank]
+
+    def reduce_sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        home = tensor.device
+        summed = tensor.detach().to(self.device).clone()
+        self._td.all_reduce(summed)
+        return summed.to(home)
+
+    def barrier(self) -> None:
+        if self.device.type == "cuda":
+            self._td.barrier(device_ids=[self.device.index])
+        else:
+            self._td.barrier()
+
+    def gather(self, array: np.ndarray) -> list[np.ndarray] | None:
+        parts: list | None = [None] * self.world_size if self.rank == 0 else None
+        self._td.gather_object(array, parts, dst=0)
+        return parts
+
+
+def process_device(device: torch.device) -> torch.device:
+    """The device of this process: under torchrun on CUDA, GPU ``LOCAL_RANK``; else ``device`` itself."""
+    if dist.world_size() > 1 and device.type == "cuda":
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        if local >= torch.cuda.device_count():
+            raise ZspaceError(f"LOCAL_RANK={local} but only {torch.cuda.device_count()} GPUs are visible; "
+                              f"start at most that many processes per machine (--nproc-per-node)")
+        torch.cuda.set_device(local)
+        return torch.device("cuda", local)
+    return device
+
+
+def process_strategy(device: torch.device) -> ProcessStrategy:
+    """:class:`Distributed` when torchrun started this process with WORLD_SIZE > 1, else :class:`SingleProcess`."""
+    if dist.world_size() == 1:
+        return SingleProcess()
+    if device.type == "mps":
+        raise ZspaceError("several processes on MPS are not supported by PyTorch; train with one process")
+    return Distributed(device)
+
+
+def shard_rows(n: int, strategy: ProcessStrategy) -> slice:
+    """This process's contiguous share of rows 0..n-1 (shares differ in size by at most one)."""
+    bounds = np.linspace(0, n, strategy.world_size + 1).round().astype(int)
+    return slice(int(bounds[strategy.rank]), int(bounds[strategy.rank + 1]))
+
+
+__all__ = ["ProcessStrategy", "SingleProcess", "Distributed", "process_device", "process_strategy", "shard_rows"]

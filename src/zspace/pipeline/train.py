@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from zspace.core import faults, io, rng
+from zspace.core import dist, faults, io, rng
 from zspace.core.device import select_device, use_all_cores
 from zspace.core.errors import ZspaceError, require
 from zspace.core.log import get_logger
@@ -41,11 +41,11 @@ from zspace.core.progress import progress
 from zspace.data import ImageSet
 from zspace.models import ModelConfig, build_model
 from zspace.pipeline import checkpoint
-from zspace.pipeline.batches import epoch_order, iterate_batches, to_tensor
+from zspace.pipeline.batches import batch_indices, epoch_order, iterate_batches, iterate_index_batches, to_tensor
 from zspace.pipeline.config import TrainConfig
 from zspace.pipeline.losses import kl_loss, reconstruction_loss
 from zspace.pipeline.precision import Precision, resolve_precision
-from zspace.pipeline.processes import ProcessStrategy, SingleProcess, process_strategy
+from zspace.pipeline.processes import ProcessStrategy, SingleProcess, process_device, process_strategy, shard_rows
 from zspace.pipeline.run import RUN_FORMAT, Run, config_path, open_run
 from zspace.pipeline.splits import load_split
 
@@ -121,56 +121,77 @@ class Trainer:
         self._initial_rng = rng.get_state()
 
     # -- one step, one epoch, one evaluation ---------------------------------------
-    def loss_terms(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """(total, reco, kl) of a batch x (B, C, H, W), each a scalar tensor (nats per image)."""
+    def loss_terms(self, x: torch.Tensor, network: torch.nn.Module | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(total, reco, kl) of a batch x (B, C, H, W), each a scalar tensor (nats per image).
+
+        An empty batch (a process's empty part of a short last batch) gives zeros
+        that are still connected to the graph, so its backward joins the others'.
+        """
         with self.precision.autocast():
-            logits, enc = self.network(x)
+            logits, enc = (network or self.network)(x)
+        if len(x) == 0:
+            zero = logits.float().sum() * 0.0 + (enc.mu.float().sum() * 0.0 if enc.mu is not None else 0.0)
+            return zero, zero, zero
         reco = reconstruction_loss(logits, x, self.config.loss)
         kl = kl_loss(enc.mu, enc.logvar) if enc.mu is not None else torch.zeros((), device=x.device)
         return reco + self.config.fact * kl, reco, kl
 
     def train_epoch(self, images: np.ndarray, epoch: int) -> EpochMetrics:
-        """One pass over this process's shard of the seeded order of ``epoch``; mean losses over all processes."""
-        config = self.config
+        """One pass over the seeded order of ``epoch``; mean losses over all processes.
+
+        Each global batch of the order is split over the processes (see
+        :mod:`zspace.pipeline.processes`); this process's VAE noise is drawn
+        from torch's generator seeded by (seed, epoch, rank), so an epoch is
+        the same whether it runs straight through or after a resume.
+        """
+        config, processes = self.config, self.processes
         self.model.train()
-        order = self.processes.shard(epoch_order(len(images), config.seed, epoch))
+        torch.manual_seed(rng.stream_seed(config.seed, epoch, processes.rank))
+        batches = batch_indices(epoch_order(len(images), config.seed, epoch), config.batch_size)
+        parts = [processes.split(b) for b in batches]
         sums = torch.zeros(3, dtype=torch.float64, device=self.device)
-        steps = math.ceil(len(order) / config.batch_size)
-        bar = progress(total=steps, desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
-        for step, (_, batch) in enumerate(iterate_batches(images, config.batch_size, order)):
+        bar = progress(total=len(batches), desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
+        for step, (_, batch) in enumerate(iterate_index_batches(images, parts)):
             x = to_tensor(batch, self.device, config.channels_last)
             total, reco, kl = self.loss_terms(x)
+            # mean over this part -> its share of the mean over the global batch (DDP averages over processes)
+            share = len(batch) * processes.world_size / len(batches[step])
             self.optimizer.zero_grad(set_to_none=True)
-            self.scaler.scale(total).backward()
+            self.scaler.scale(total * share).backward()
             self.scaler.step(self.optimizer)
             self.scaler.update()
             sums += torch.stack([total.detach(), reco.detach(), kl.detach()]).double() * len(batch)
             bar.update(1)
             faults.point("batch")
-            if step % 20 == 0:
-                seen = min((step + 1) * config.batch_size, len(order))
-                mean_total = (sums[0] / seen).item()
+            if step % 20 == 0:  # every process takes the same decision: the sums are reduced first
+                seen = sum(len(b) for b in batches[:step + 1])
+                mean_total = (processes.reduce_sum(sums)[0] / seen).item()
                 bar.set_postfix(loss=f"{mean_total:.4g}")
                 if not math.isfinite(mean_total):
                     break  # the epoch is lost anyway; let the divergence guard handle it
         bar.close()
-        total, reco, kl = (self.processes.reduce_sum(sums).cpu() / len(images)).tolist()
+        total, reco, kl = (processes.reduce_sum(sums).cpu() / len(images)).tolist()
         return EpochMetrics(total, reco, kl)
 
     @torch.no_grad()
     def evaluate(self, images: np.ndarray) -> EpochMetrics:
-        """Mean losses over ``images`` (uint8 N,H,W,C) in eval mode; the global RNG is left untouched."""
+        """Mean losses over ``images`` (uint8 N,H,W,C) in eval mode, each process taking a contiguous share.
+
+        The global RNG is left untouched.
+        """
         was_training = self.model.training
         self.model.eval()
         sums = torch.zeros(3, dtype=torch.float64)
+        share = np.arange(len(images))[shard_rows(len(images), self.processes)]
         with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-            torch.manual_seed(self.config.seed)
-            for _, batch in iterate_batches(images, self.config.batch_size):
+            torch.manual_seed(rng.stream_seed(self.config.seed, 0, self.processes.rank))
+            for _, batch in iterate_batches(images, self.config.batch_size, share):
                 x = to_tensor(batch, self.device, self.config.channels_last)
-                terms = self.loss_terms(x)
+                terms = self.loss_terms(x, network=self.model)  # no DDP: shares differ in batch count
                 sums += torch.stack([t.detach().double().cpu() for t in terms]) * len(batch)
         self.model.train(was_training)
-        total, reco, kl = (sums / max(len(images), 1)).tolist()
+        total, reco, kl = (self.processes.reduce_sum(sums) / max(len(images), 1)).tolist()
         return EpochMetrics(total, reco, kl)
 
     # -- checkpoints and recovery -------------------------------------------------
@@ -269,8 +290,10 @@ def train(train_config: TrainConfig, model_config: ModelConfig, out: str | Path)
                  "class_names": train_set.class_names},
     })
     session = _prepare(run, start_epoch=0, train_set=train_set)
+    session.processes.barrier()  # every process checked that no run is there before the writer makes one
     if session.processes.is_writer:
         io.write_json(config_path(out), run.config)
+    session.processes.barrier()
     return _fit(session)
 
 
@@ -298,12 +321,14 @@ def resume(run_dir: str | Path, from_epoch: int | None = None, epochs: int | Non
     if epochs is not None:
         run.config["train"] = TrainConfig.from_dict({**run.config["train"], "epochs": int(epochs)}).to_dict()
     session = _prepare(run, start_epoch=start)
+    kept = [r for r in run.metrics() if r.get("epoch", 0) <= start]
+    session.processes.barrier()  # every process read the run before the writer changes it
     if session.processes.is_writer:
         checkpoint.remove_stale_temporaries(run.checkpoints_dir)
         if epochs is not None:
             io.write_json(config_path(run.root), run.config)
-        kept = [r for r in run.metrics() if r.get("epoch", 0) <= start]
         io.write_text(run.metrics_path, "".join(io.json_line(r) for r in kept))
+    session.processes.barrier()
     return _fit(session)
 
 
@@ -326,13 +351,13 @@ def _prepare(run: Run, start_epoch: int, train_set: ImageSet | None = None) -> _
     # --- config, device, precision, processes -------------------------------------
     config = run.train_config
     model_config = run.model_config
-    device = select_device(config.device)
+    device = process_device(select_device(config.device))
     if device.type == "cpu":
-        use_all_cores()
+        use_all_cores(share_with=dist.local_world_size())
     else:
         torch.backends.cudnn.benchmark = True  # fastest kernels; bit-identical resume is promised on CPU only
     precision = resolve_precision(device, config.precision, model_config)
-    processes = process_strategy()
+    processes = process_strategy(device)
 
     # --- data -------------------------------------------------------------------
     train_set = train_set or load_split(config, "train", n=config.n_train)
