@@ -56,6 +56,12 @@ SECTIONS: dict[str, tuple[str, str, list[str], list[str]]] = {
         "Baselines in the same run: scikit-learn MiniBatchKMeans (inertia curve) and TSNE (t-SNE maps).",
         ["bench_analysis.py", "--n", "170000", "--d", "256"],
         ["bench_analysis.py", "--n", "3000", "--d", "16", "--tsne-n", "500", "--scaling-n", "1000,3000"]),
+    "ddp": (
+        "Data-parallel training: 1 against 2 processes (bench_ddp.py, issue 9)",
+        "Baseline in the same run: the same training in 1 process pinned to 1 core with 1 thread; 2 processes "
+        "(torchrun + DDP over gloo) get 1 core each. Scaling efficiency = rate(2) / (2 x rate(1)).",
+        ["bench_ddp.py", "--epochs", "3", "--repeats", "2"],
+        ["bench_ddp.py", "--quick", "--epochs", "2", "--repeats", "1"]),
     "question": (
         "The open question on Fashion-MNIST (bench_question.py, issue 6)",
         "FD of each sampler as a multiple of the reconstruction floor, beside the shuffled-pixel ceiling.",
