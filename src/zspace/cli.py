@@ -52,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     except ZspaceError as exc:
         print(f"zspace: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError:
+        print(f"zspace: error: {args.command} ran out of memory; use a smaller input, --n or batch size, or a "
+              "machine with more memory", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("zspace: interrupted; finished files are kept, partial ones were not written", file=sys.stderr)
         return 130

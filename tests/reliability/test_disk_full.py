@@ -116,8 +116,8 @@ def test_a_read_only_output_is_one_line_and_changes_nothing(two_epochs, small_tm
 
 
 def test_write_errors_of_libraries_that_write_in_rust_are_recognised(tmp_path):
-    from safetensors.torch import save_file
     import torch
+    from safetensors.torch import save_file
 
     class RustStyleError(Exception):
         pass

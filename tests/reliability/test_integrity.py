@@ -160,8 +160,8 @@ def test_a_flipped_byte_in_a_saved_sampler_is_refused(run3, tmp_path, capsys):
 def test_a_flipped_byte_in_the_image_cache_rebuilds_it(tmp_path, monkeypatch, caplog):
     from PIL import Image
 
-    from zspace.data import load_images
     from zspace.data import cache as cache_module
+    from zspace.data import load_images
 
     source = tmp_path / "images"
     source.mkdir()

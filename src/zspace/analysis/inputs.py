@@ -8,20 +8,22 @@ Accepted files
   only array in the file);
 * any ``.npy`` holding an (N, d) array.
 
-Files are read with ``allow_pickle=False``: a file with Python objects in it
-is refused, never unpickled. Rows with a NaN or infinity in ``z`` (or in
-``mu``/``logvar``) are dropped and counted; everything else that is wrong is a
+Files are read by :mod:`zspace.core.npyfiles`: a file with Python objects in
+it is refused, never unpickled, and headers are checked against the file size
+before anything is allocated. Rows with a NaN or infinity in ``z`` (or in
+``mu``/``logvar``) are dropped and counted; values of ``z`` beyond
+:data:`MAX_ABS_VALUE` are refused; everything else that is wrong is a
 :class:`~zspace.core.errors.ZspaceError` with a one-line message.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from zspace.core import npyfiles
 from zspace.core.errors import ZspaceError
 from zspace.core.log import get_logger
 from zspace.core.rows import row_chunks
@@ -30,6 +32,8 @@ log = get_logger(__name__)
 
 #: the array name used in Z.npz files and the default --key
 DEFAULT_KEY = "z"
+#: largest |z| accepted: the analyses sum squared distances in float32 (max 3.4e38), which must stay finite
+MAX_ABS_VALUE = 1e12
 
 
 @dataclasses.dataclass
@@ -130,46 +134,35 @@ def load_latents(path: str | Path, key: str | None = None) -> LatentInput:
 
 def _load_npy(path: Path) -> np.ndarray:
     try:
-        return np.load(path, allow_pickle=False)
+        return npyfiles.load_npy(path)
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise ZspaceError(f"{path}: the array holds Python objects (pickle), which zspace never loads; "
                               "save a numeric array with np.save(..., allow_pickle=False)") from None
         raise ZspaceError(f"{path}: not a readable .npy file ({exc}); save the array with np.save") from None
-    except (OSError, EOFError) as exc:
-        raise ZspaceError(f"{path}: not a readable .npy file ({exc}); save the array with np.save") from None
 
 
 def _load_npz(path: Path, key: str | None) -> LatentInput:
     try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+        names = npyfiles.npz_names(path)
+    except ValueError as exc:
         raise ZspaceError(f"{path}: not a readable .npz file ({exc}); save the arrays with np.savez") from None
-    with archive:
-        names = list(archive.files)
-        if not names:
-            raise ZspaceError(f"{path}: the .npz holds no arrays; write z with np.savez(path, z=z)")
-        if key is None:
-            key = DEFAULT_KEY if DEFAULT_KEY in names or len(names) != 1 else names[0]
-        if key not in names:
-            raise ZspaceError(f"{path}: no array named {key!r} (the file has {', '.join(names)}); pass --key NAME")
-
-        def read(name: str) -> np.ndarray:
-            try:
-                return archive[name]
-            except ValueError as exc:
-                if "pickle" in str(exc).lower():
-                    raise ZspaceError(f"{path}: array {name!r} holds Python objects (pickle), which zspace never "
-                                      "loads; save numeric arrays only") from None
-                raise ZspaceError(f"{path}: array {name!r} is unreadable ({exc}); rewrite the file") from None
-
-        z = read(key)
-        extras = {}
-        if key == DEFAULT_KEY:
-            for name in ("mu", "logvar", "labels"):
-                if name in names:
-                    extras[name] = read(name)
-    return from_arrays(z, **extras, source=f"{path}[{key}]")
+    if not names:
+        raise ZspaceError(f"{path}: the .npz holds no arrays; write z with np.savez(path, z=z)")
+    if key is None:
+        key = DEFAULT_KEY if DEFAULT_KEY in names or len(names) != 1 else names[0]
+    if key not in names:
+        listed = ", ".join(name if name.isprintable() else repr(name) for name in names)
+        raise ZspaceError(f"{path}: no array named {key!r} (the file has {listed}); pass --key NAME")
+    wanted = [key] + ([name for name in ("mu", "logvar", "labels") if name in names] if key == DEFAULT_KEY else [])
+    try:
+        arrays = npyfiles.load_npz(path, wanted)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise ZspaceError(f"{path}: {exc}; zspace never loads Python objects, save numeric arrays only") from None
+        raise ZspaceError(f"{path}: not a readable .npz file ({exc}); save the arrays with np.savez") from None
+    z = arrays.pop(key)
+    return from_arrays(z, **arrays, source=f"{path}[{key}]")
 
 
 def from_arrays(z: np.ndarray, mu: np.ndarray | None = None, logvar: np.ndarray | None = None,
@@ -225,6 +218,10 @@ def from_arrays(z: np.ndarray, mu: np.ndarray | None = None, logvar: np.ndarray 
     if z.shape[0] < 2:
         raise ZspaceError(f"{source}: {z.shape[0]} finite row(s) of {n} (after dropping {n_dropped} with NaN/inf); "
                           "the analyses need at least 2 points")
+    largest = max((float(np.abs(z[rows]).max()) for rows in row_chunks(z.shape[0])), default=0.0)
+    if largest > MAX_ABS_VALUE:
+        raise ZspaceError(f"{source}: z reaches |z| = {largest:.3g}; beyond {MAX_ABS_VALUE:g} the squared distances "
+                          "of the analyses overflow float32; rescale z (e.g. divide it by its standard deviation)")
     return LatentInput(z=z, mu=mu, logvar=logvar, labels=labels, source=source,
                        n_rows_read=n, n_rows_dropped_nonfinite=n_dropped)
 
@@ -236,7 +233,8 @@ def _as_matrix(arr: np.ndarray, source: str, name: str) -> np.ndarray:
                           "reshape it to (N, d) before saving")
     if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
         raise ZspaceError(f"{source}: {name} has dtype {arr.dtype}; expected a real-valued numeric array")
-    return np.ascontiguousarray(arr, dtype=np.float32)
+    with np.errstate(over="ignore"):  # beyond float32's range: infinite, then dropped with the NaN rows
+        return np.ascontiguousarray(arr, dtype=np.float32)
 
 
 def _finite_rows(arr: np.ndarray) -> np.ndarray:

@@ -196,7 +196,11 @@ def embed(x: np.ndarray, variant: TsneVariant, cfg: TsneConfig, seed: int = 0, n
     affinities = openTSNE.affinity.PerplexityBasedNN(
         x, perplexity=min(variant.perplexity, (x.shape[0] - 1) / 3), n_jobs=n_jobs, random_state=seed,
         verbose=False)
-    initial = openTSNE.initialization.pca(x, random_state=seed)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        initial = openTSNE.initialization.pca(x, random_state=seed)
+    if not np.isfinite(initial).all():
+        # identical points: the PCA initialisation divides by a zero spread, and NaNs crash openTSNE's FFT code
+        initial = openTSNE.initialization.random(x, random_state=seed)
     embedding = openTSNE.TSNEEmbedding(initial, affinities, n_jobs=gradient_threads(cfg, len(x)), random_state=seed,
                                        ints_in_interval=cfg.ints_in_interval,
                                        negative_gradient_method="fft")

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 from pathlib import Path
 
+from zspace.data.imageset import require_fits_in_memory
 from zspace.pipeline.precision import PRECISION_CHOICES
 
 
@@ -15,6 +17,47 @@ def default_of(cls, name: str):
         if f.name == name:
             return f.default
     raise KeyError(name)
+
+
+#: seeds reach numpy, torch and scikit-learn; this is the range all three accept
+SEED_LIMIT = 2 ** 32
+
+
+def seed_value(text: str) -> int:
+    """argparse type of ``--seed``: an integer in [0, 2**32)."""
+    value = _integer(text)
+    if not 0 <= value < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"{value} is out of range; a seed is an integer from 0 to {SEED_LIMIT - 1}")
+    return value
+
+
+def at_least(minimum: int):
+    """argparse type: an integer >= ``minimum``."""
+    def check(text: str) -> int:
+        value = _integer(text)
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is too small; give an integer >= {minimum}")
+        return value
+    check.__name__ = f"integer >= {minimum}"
+    return check
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        shown = text if len(text) <= 30 else text[:27] + "..."
+        raise argparse.ArgumentTypeError(f"{shown!r} is not an integer") from None
+
+
+def add_seed(p: argparse.ArgumentParser, help_text: str, default: int = 0) -> None:
+    p.add_argument("--seed", type=seed_value, default=default, help=f"{help_text} (default: %(default)s)")
+
+
+def require_images_fit(n: int, shape, option: str) -> None:
+    """Raise ZspaceError when ``n`` float32 images of ``shape`` (H, W, C) cannot fit in this machine's memory."""
+    require_fits_in_memory(n * 4 * math.prod(shape), f"{option} {n}: {n} float32 images of "
+                           f"{'x'.join(map(str, shape))}", f"lower {option}")
 
 
 def add_device(p: argparse.ArgumentParser) -> None:

@@ -7,6 +7,7 @@ import dataclasses
 
 from zspace.analysis.battery import ANALYSES, BatteryConfig, run_battery
 from zspace.analysis.inputs import DEFAULT_KEY, load_latents
+from zspace.commands._common import add_seed, at_least
 from zspace.plots.analysis_figures import draw
 
 
@@ -24,9 +25,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
                    help=f"comma-separated subset of: {', '.join(ANALYSES)} (default: all that apply)")
     p.add_argument("--key", metavar="NAME",
                    help=f"array name inside an .npz (default {DEFAULT_KEY!r}, or the only array in the file)")
-    p.add_argument("--tsne-n", type=int, metavar="N",
+    p.add_argument("--tsne-n", type=at_least(2), metavar="N",
                    help=f"points embedded by t-SNE (default {defaults.tsne.sample_size})")
-    p.add_argument("--seed", type=int, default=0, help="seed of subsamples, k-means and t-SNE (default: %(default)s)")
+    add_seed(p, "seed of subsamples, k-means and t-SNE")
     p.add_argument("--no-figures", action="store_true", help="write analysis.json only")
     return p
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from zspace.commands._common import add_model_use_options, add_run_dir
+from zspace.commands._common import add_model_use_options, add_run_dir, add_seed, at_least
 from zspace.core import io
 from zspace.data import SPLITS
 from zspace.pipeline.encode import encode
@@ -17,9 +17,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_run_dir(p)
     p.add_argument("--data", default=None, help="data spec (default: the run's training data)")
     p.add_argument("--split", choices=SPLITS, default="test", help="data split (default: %(default)s)")
-    p.add_argument("--n", type=int, default=None, help="encode at most this many images")
-    p.add_argument("--batch-size", type=int, default=512)
-    p.add_argument("--seed", type=int, default=0, help="seed of the VAE's sampling of z")
+    p.add_argument("--n", type=at_least(1), default=None, help="encode at most this many images")
+    p.add_argument("--batch-size", type=at_least(1), default=512)
+    add_seed(p, "seed of the VAE's sampling of z")
     p.add_argument("--out", required=True, help="output .npz")
     add_model_use_options(p, force=True)
     return p
@@ -30,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
         io.refuse_overwrite(args.out, "Z file")
     store = encode(open_run(args.run_dir), args.data, args.split, epoch=args.epoch, batch_size=args.batch_size,
                    device=args.device, seed=args.seed, n=args.n, precision=args.precision)
+    if store is None:  # a torchrun process other than rank 0: rank 0 writes the whole file
+        return 0
     store.save(args.out)
     print(f"wrote {args.out}: {store.z.shape[0]} points in {store.z.shape[1]} dimensions")
     return 0

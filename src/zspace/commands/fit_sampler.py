@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from zspace.commands._common import add_device, add_epoch, add_run_dir
+from zspace.commands._common import add_device, add_epoch, add_run_dir, add_seed
 from zspace.science.latents import fit_sampler
 from zspace.science.samplers import sampler_names, samplers_dir, saved_name
 
@@ -17,7 +17,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_run_dir(p)
     p.add_argument("name", metavar="NAME", help=f"NAME or NAME:ARG; names: {', '.join(sampler_names())} "
                                                 "(e.g. gmm:10, interp:5, diag-gauss)")
-    p.add_argument("--seed", type=int, default=0, help="seed of subsampling and EM/flow initialisation")
+    add_seed(p, "seed of subsampling and EM/flow initialisation")
     add_epoch(p)
     add_device(p)
     return p

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from zspace.commands._common import add_model_use_options, add_run_dir
+from zspace.commands._common import add_model_use_options, add_run_dir, add_seed, at_least, require_images_fit
 from zspace.core import io
 from zspace.pipeline.run import open_run
 from zspace.plots.grids import save_grid
@@ -18,8 +18,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_run_dir(p)
     p.add_argument("--sampler", default="normal", help=f"NAME or NAME:ARG; names: {', '.join(sampler_names())} "
                                                        "(e.g. normal, uniform:2); fitted ones need zspace fit-sampler")
-    p.add_argument("--n", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n", type=at_least(1), default=64, help="images to draw (default: %(default)s)")
+    add_seed(p, "seed of the sampler's draws")
     p.add_argument("--out", required=True, help="images.npy: float32 (N, H, W, C) in [0, 1]")
     p.add_argument("--grid", default=None, help="also write a PNG grid of the images")
     add_model_use_options(p, force=True)
@@ -29,7 +29,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     if not args.force:
         io.refuse_overwrite(args.out, "output")
-    _, images = generate(open_run(args.run_dir), args.sampler, args.n, args.seed, epoch=args.epoch, device=args.device,
+    source = open_run(args.run_dir)
+    require_images_fit(args.n, source.model_config.input_shape, "--n")
+    _, images = generate(source, args.sampler, args.n, args.seed, epoch=args.epoch, device=args.device,
                          precision=args.precision)
     io.save_npy(args.out, images)
     if args.grid:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from zspace.commands._common import add_device, add_epoch, add_precision
+from zspace.commands._common import add_device, add_epoch, add_precision, add_seed, at_least, require_images_fit
 from zspace.core import io
+from zspace.pipeline.run import open_run
 from zspace.science.question import DEFAULT_SAMPLERS, answer_json, question
 
 
@@ -22,13 +23,13 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="directories written by zspace train")
     p.add_argument("--sampler", action="append", dest="samplers", default=None,
                    help=f"sampler spec, repeatable (default: {' '.join(DEFAULT_SAMPLERS)})")
-    p.add_argument("--n", type=int, default=5000, help="samples per sampler (default: %(default)s)")
-    p.add_argument("--n-reference", type=int, default=5000,
+    p.add_argument("--n", type=at_least(2), default=5000, help="samples per sampler (default: %(default)s)")
+    p.add_argument("--n-reference", type=at_least(2), default=5000,
                    help="held-out images in the real set and the floor/ceiling sets (default: %(default)s)")
-    p.add_argument("--paths", type=int, default=32, help="straight paths per kind for the profiles; 0: none "
+    p.add_argument("--paths", type=at_least(0), default=32, help="straight paths per kind for the profiles; 0: none "
                                                          "(default: %(default)s)")
     p.add_argument("--data", default=None, help="data spec of the held-out images (default: each run's data)")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed(p, "seed of the samplers, the held-out images and the paths")
     p.add_argument("--json", default=None, help="also write all answers to this JSON file")
     p.add_argument("--markdown", default=None, help="also write the tables as markdown to this file")
     add_epoch(p)
@@ -38,6 +39,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    for run_dir in args.run_dirs:
+        require_images_fit(args.n, open_run(run_dir).model_config.input_shape, "--n")
     result = question(args.run_dirs, samplers=tuple(args.samplers or DEFAULT_SAMPLERS), n=args.n, data=args.data,
                       seed=args.seed, epoch=args.epoch, device=args.device, n_reference=args.n_reference,
                       n_paths=args.paths, precision=args.precision)

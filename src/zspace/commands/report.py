@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from zspace.analysis import BatteryConfig
-from zspace.commands._common import add_device, default_of
+from zspace.commands._common import add_device, add_seed, at_least, default_of
 from zspace.report import ReportConfig, build_report, prepare_run
 from zspace.report.assets import REPORT_TSNE_POINTS
 
@@ -17,14 +17,14 @@ def add_parser(sub) -> argparse.ArgumentParser:
                                    "(reusing what is already in the run directory), then write one HTML file.")
     p.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR")
     p.add_argument("--out", default="report.html", help="output HTML (default: %(default)s)")
-    p.add_argument("--tsne-n", type=int, default=REPORT_TSNE_POINTS,
+    p.add_argument("--tsne-n", type=at_least(2), default=REPORT_TSNE_POINTS,
                    help="points per t-SNE map, of z and of the leading PCA components (default: %(default)s)")
-    p.add_argument("--max-scatter-points", type=int, default=default_of(ReportConfig, "max_scatter_points"),
+    p.add_argument("--max-scatter-points", type=at_least(1), default=default_of(ReportConfig, "max_scatter_points"),
                    help="points per interactive scatter (default: %(default)s)")
     p.add_argument("--samplers", default=",".join(default_of(ReportConfig, "samplers")),
                    help="samplers of the generated grids (default: %(default)s)")
     p.add_argument("--names", default=None, help="comma-separated labels of the runs (default: directory names)")
-    p.add_argument("--seed", type=int, default=default_of(ReportConfig, "seed"))
+    add_seed(p, "seed of the encoding, the analyses and the grids", default_of(ReportConfig, "seed"))
     add_device(p)
     return p
 

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from zspace.commands._common import add_device, add_epoch, add_precision, add_run_dir
+from zspace.commands._common import (
+    add_device,
+    add_epoch,
+    add_precision,
+    add_run_dir,
+    add_seed,
+    at_least,
+    require_images_fit,
+)
+from zspace.pipeline.run import open_run
 from zspace.science.quality.score import score
 from zspace.science.samplers import sampler_names, saved_name
 
@@ -18,12 +27,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_run_dir(p)
     p.add_argument("--sampler", default="normal",
                    help=f"NAME or NAME:ARG ({', '.join(sampler_names())}); fitted ones are fitted first if missing")
-    p.add_argument("--n", type=int, default=10000, help="samples to decode (default: %(default)s)")
+    p.add_argument("--n", type=at_least(2), default=10000, help="samples to decode (default: %(default)s)")
     p.add_argument("--data", default=None, help="data spec of the held-out images (default: the run's data)")
-    p.add_argument("--n-reference", type=int, default=5000,
+    p.add_argument("--n-reference", type=at_least(2), default=5000,
                    help="held-out images in the real set, and in the floor/ceiling sets (default: %(default)s)")
-    p.add_argument("--k", type=int, default=3, help="neighbours of precision/recall (default: %(default)s)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--k", type=at_least(1), default=3, help="neighbours of precision/recall (default: %(default)s)")
+    add_seed(p, "seed of the samples and of the held-out images")
     add_epoch(p)
     add_device(p)
     add_precision(p)
@@ -31,6 +40,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_images_fit(args.n, open_run(args.run_dir).model_config.input_shape, "--n")
     result = score(args.run_dir, args.sampler, args.n, args.data, seed=args.seed, epoch=args.epoch, k=args.k,
                    n_reference=args.n_reference, device=args.device, precision=args.precision)
     print(result.format())

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import json
 
+import torch
+
 from zspace.commands._common import default_of
+from zspace.core.errors import ZspaceError
 from zspace.models import ModelConfig, build_model, model_kinds, parse_int_list, parse_shape, summarize
 
 
@@ -40,6 +43,11 @@ def add_parser(sub) -> argparse.ArgumentParser:
 
 def run(args: argparse.Namespace) -> int:
     config = model_config_from_args(args, parse_shape(args.input))
-    summary = summarize(build_model(config))
+    try:
+        with torch.device("meta"):  # shapes and counts only: a huge --z-dim or --input allocates nothing
+            summary = summarize(build_model(config))
+    except RuntimeError as exc:  # a layer with more weights than torch can count
+        raise ZspaceError(f"no model can have these sizes ({' '.join(str(exc).split())}); use smaller --filters, "
+                          "--kernel-size, --z-dim, --extra-dense or --input") from None
     print(json.dumps(summary.to_dict()) if args.json else summary.format())
     return 0

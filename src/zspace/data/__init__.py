@@ -168,4 +168,6 @@ def _merge_common_options(request: SourceRequest) -> SourceRequest:
         raise ZspaceError(f"n={request.n} must be at least 1; pass a positive number of images")
     if request.image_size is not None and request.image_size < 4:
         raise ZspaceError(f"image size {request.image_size} is too small; pass 4 or more")
+    if seed < 0:
+        raise ZspaceError(f"seed {seed} must be >= 0; pass a non-negative split seed")
     return replace(request, n=n, image_size=size, seed=seed)

@@ -8,23 +8,32 @@ There is no official split: train/test is a seeded 90/10 split.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
+from zspace.core import npyfiles
 from zspace.core.errors import ZspaceError
 from zspace.data.imageset import ImageSet, SourceRequest, seeded_split, to_uint8_images
 
 
 def read_npy(path: Path, what: str) -> np.ndarray:
-    """Memory-map a .npy file (no pickles), with a one-line error naming it."""
+    """Memory-map a .npy file (no pickles), with a one-line error naming it.
+
+    The header is checked against the file size first (:func:`zspace.core.npyfiles.check_header`).
+    """
     if path.is_dir():
         raise ZspaceError(f"{what} {path} is a folder; pass a .npy file (or use folder:{path})")
+    if path.exists() and not path.is_file():
+        raise ZspaceError(f"{what} {path} is not a regular file; save the array to a .npy file with numpy.save")
     try:
         with open(path, "rb") as fh:
             magic = fh.read(6)
-        if magic != b"\x93NUMPY":
-            raise ZspaceError(f"{what} {path} is not a .npy file (no NumPy header); save the array with numpy.save")
+            if magic != b"\x93NUMPY":
+                raise ZspaceError(f"{what} {path} is not a .npy file (no NumPy header); save the array with numpy.save")
+            fh.seek(0)
+            npyfiles.check_header(fh, os.fstat(fh.fileno()).st_size)
         return np.load(path, mmap_mode="r", allow_pickle=False)
     except FileNotFoundError:
         raise ZspaceError(f"{what} {path} does not exist; check the path") from None
@@ -32,10 +41,10 @@ def read_npy(path: Path, what: str) -> np.ndarray:
         if "pickle" in str(exc) or "Python objects" in str(exc):
             raise ZspaceError(f"{what} {path} holds Python objects, which zspace never unpickles; "
                               "save a numeric (uint8 or float) array") from None
-        raise ZspaceError(f"{what} {path} is not a readable .npy file ({str(exc).splitlines()[0]}); "
+        raise ZspaceError(f"{what} {path} is not a readable .npy file ({' '.join(str(exc).split())}); "
                           "save it with numpy.save") from None
     except (OSError, EOFError) as exc:
-        raise ZspaceError(f"{what} {path} is not a readable .npy file ({str(exc).splitlines()[0]}); "
+        raise ZspaceError(f"{what} {path} is not a readable .npy file ({' '.join(str(exc).split())}); "
                           "save it with numpy.save") from None
 
 

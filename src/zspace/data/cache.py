@@ -117,16 +117,19 @@ def _open_cache(directory: Path, fingerprint: str) -> DecodedImages | None:
     meta_path = directory / "meta.json"
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if meta.get("fingerprint") != fingerprint or not _verified_once(directory, meta["files"]):
+        if not isinstance(meta, dict) or meta.get("fingerprint") != fingerprint:
+            return None
+        if not _verified_once(directory, meta["files"]):
             return None
         images = np.load(directory / "images.npy", mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError, KeyError, TypeError):
+        kept = np.asarray(meta["kept"], dtype=np.int64)
+        skipped = [str(s) for s in meta["skipped"]]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
-    kept = np.asarray(meta["kept"], dtype=np.int64)
     if images.shape[0] != len(kept):
         return None
     log.info("using cached images %s (%d images)", directory, len(kept))
-    return DecodedImages(images, kept, list(meta["skipped"]), directory, fingerprint)
+    return DecodedImages(images, kept, skipped, directory, fingerprint)
 
 
 def _build_cache(directory: Path, root: Path, relpaths: Sequence[str], image_size: int, channels: int,

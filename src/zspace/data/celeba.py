@@ -71,7 +71,12 @@ def read_attributes(path: Path) -> tuple[list[str], dict[str, np.ndarray]]:
         if len(parts) != len(names) + 1:
             raise ZspaceError(f"{path} line {number} has {len(parts) - 1} values for {len(names)} attributes; "
                               "restore the original file or delete it")
-        table[parts[0]] = (np.asarray(parts[1:], dtype=np.float32) > 0).astype(np.float32)
+        try:
+            values = np.asarray(parts[1:], dtype=np.float32)
+        except ValueError:
+            raise ZspaceError(f"{path} line {number} holds a value that is not a number (attributes are 1 or -1); "
+                              "restore the original file or delete it") from None
+        table[parts[0]] = (values > 0).astype(np.float32)
     return names, table
 
 
@@ -106,6 +111,7 @@ def load_celeba(request: SourceRequest) -> ImageSet:
     else:
         log.info("no %s near %s: using a seeded 90/10 split", PARTITION_FILE, image_dir)
     image_size = request.image_size or DEFAULT_IMAGE_SIZE
+    imagefiles.require_decode_memory(len(names), image_size, 3, f"CelebA folder {image_dir}")
     decoded = cache.load_or_build("celeba", image_dir, names, image_size=image_size, channels=3,
                                   cache_dir=request.cache_dir, settings=settings)
     kept_names = [names[i] for i in decoded.kept]

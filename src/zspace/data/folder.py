@@ -32,6 +32,7 @@ def load_folder(request: SourceRequest) -> ImageSet:
         raise ZspaceError(f"folder {root} holds no images ({other_files} other files; looked for "
                           f"{', '.join(imagefiles.IMAGE_EXTENSIONS)}); point --data folder: at a folder of images")
     image_size, channels = _default_shape(request, root, relpaths)
+    imagefiles.require_decode_memory(len(relpaths), image_size, channels, f"folder {root}")
     decoded = cache.load_or_build("folder", root, relpaths, image_size=image_size, channels=channels,
                                   cache_dir=request.cache_dir)
     labels, class_names = _folder_labels([relpaths[i] for i in decoded.kept])

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import urllib.error
 import urllib.request
@@ -30,6 +31,7 @@ import numpy as np
 from zspace.core.errors import ZspaceError
 from zspace.core.io import atomic_path
 from zspace.core.log import get_logger
+from zspace.core.npyfiles import MAX_DEFLATE_RATIO
 from zspace.core.progress import progress
 from zspace.data.imageset import ImageSet, SourceRequest
 
@@ -93,15 +95,38 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     """Read one IDX file (gzip or raw) into an array of the stored dtype and shape.
 
     Raises :class:`ZspaceError` naming the file when the magic number, the
-    header or the data length is wrong.
+    header or the data length is wrong. The size the header declares is
+    checked against the file size before any data are read, so a damaged
+    header never allocates more than the file can hold.
     """
     path = Path(path)
     try:
+        if path.exists() and not path.is_file():
+            raise ZspaceError(f"IDX file {path} is not a regular file; point to the real images or labels file")
+        size = path.stat().st_size
         with open(path, "rb") as fh:
-            start = fh.read(2)
-        opener = gzip.open if start == b"\x1f\x8b" else open
+            compressed = fh.read(2) == b"\x1f\x8b"
+        opener = gzip.open if compressed else open
         with opener(path, "rb") as fh:
-            data = fh.read()
+            magic = fh.read(4)
+            if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] not in IDX_DTYPES or magic[3] == 0:
+                raise ZspaceError(f"IDX file {path} has a wrong magic number {magic.hex() or '(empty)'} "
+                                  "(expected 0000 TT DD); it is not an IDX file, replace it with the real one")
+            ndim, dtype = magic[3], IDX_DTYPES[magic[2]]
+            dims = fh.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise ZspaceError(f"IDX file {path} is truncated inside its header; delete it so that it is "
+                                  "fetched again")
+            shape = tuple(int(d) for d in np.frombuffer(dims, dtype=">u4"))
+            expected = math.prod(shape) * dtype.itemsize
+            # raw data are stored byte for byte; gzip expands at most about 1032-fold
+            room = size * MAX_DEFLATE_RATIO if compressed else size - 4 - 4 * ndim
+            # (a zero size makes no data, but the other sizes must still make sense to numpy)
+            if expected > room or math.prod(max(d, 1) for d in shape) >= 2 ** 59:
+                raise ZspaceError(f"IDX file {path} is truncated or its header is corrupt (header {shape} needs "
+                                  f"{expected} data bytes, the {size}-byte file holds at most {room}); "
+                                  "delete it so that it is fetched again")
+            data = _read_at_most(fh, expected + 1)
     except FileNotFoundError:
         raise ZspaceError(f"IDX file {path} does not exist; check the path") from None
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
@@ -109,21 +134,19 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
                           "delete it so that it is fetched again") from None
     except OSError as exc:
         raise ZspaceError(f"IDX file {path} cannot be read ({exc.strerror or exc}); check its permissions") from None
-    if len(data) < 4 or data[0] != 0 or data[1] != 0 or data[2] not in IDX_DTYPES or data[3] == 0:
-        raise ZspaceError(f"IDX file {path} has a wrong magic number {data[:4].hex() or '(empty)'} "
-                          "(expected 0000 TT DD); it is not an IDX file, replace it with the real one")
-    ndim = data[3]
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise ZspaceError(f"IDX file {path} is truncated inside its header; delete it so that it is fetched again")
-    shape = tuple(int(d) for d in np.frombuffer(data, dtype=">u4", count=ndim, offset=4))
-    dtype = IDX_DTYPES[data[2]]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
-    if len(data) - header != expected:
-        what = "truncated" if len(data) - header < expected else "longer than its header says"
-        raise ZspaceError(f"IDX file {path} is {what} ({len(data) - header} data bytes, header {shape} needs "
-                          f"{expected}); delete it so that it is fetched again")
-    return np.frombuffer(data, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    if len(data) != expected:
+        what = "truncated" if len(data) < expected else "longer than its header says"
+        raise ZspaceError(f"IDX file {path} is {what} ({len(data)}{'+' if len(data) > expected else ''} data bytes, "
+                          f"header {shape} needs {expected}); delete it so that it is fetched again")
+    return np.frombuffer(data, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def _read_at_most(fh, limit: int, chunk: int = 1 << 24) -> bytearray:
+    """Up to ``limit`` bytes of ``fh``, read in chunks, so memory grows with the data actually there."""
+    data = bytearray()
+    while len(data) < limit and (part := fh.read(min(chunk, limit - len(data)))):
+        data += part
+    return data
 
 
 def write_idx(path: str | os.PathLike, array: np.ndarray, *, compress: bool | None = None) -> Path:
@@ -245,10 +268,11 @@ def load_idx_dataset(dataset: IdxDataset, request: SourceRequest) -> ImageSet:
             assert found is not None
         image_path, label_path = found
         part_images, part_labels = read_idx(image_path), read_idx(label_path)
-        if part_images.ndim != 3 or part_images.dtype != np.uint8:
+        if part_images.ndim != 3 or part_images.dtype != np.uint8 or 0 in part_images.shape:
             raise ZspaceError(f"IDX file {image_path} holds {part_images.dtype} {part_images.shape}, not uint8 "
                               "(N, H, W) images; replace it with the real images file")
-        if part_labels.ndim != 1 or len(part_labels) != len(part_images):
+        if part_labels.ndim != 1 or len(part_labels) != len(part_images) or \
+                not np.issubdtype(part_labels.dtype, np.integer):
             raise ZspaceError(f"IDX file {label_path} holds {part_labels.shape} labels for {len(part_images)} "
                               f"images in {image_path.name}; use the labels file that belongs to it")
         images.append(part_images[..., None])

@@ -4,8 +4,9 @@ Every image is centre-cropped to a square (the shorter side) and resized to
 ``image_size`` with Pillow's antialiased bilinear filter; JPEGs are first
 reduced in the DCT domain (:meth:`PIL.Image.Image.draft`) when that still
 leaves at least ``image_size`` pixels, which makes downscaling much cheaper.
-Decoding runs on all cores in chunks; a file that fails to decode is reported,
-never fatal.
+16-bit grey images (PNG, TIFF) are scaled to 8 bits (v / 257) instead of
+being clipped at 255. Decoding runs on all cores in chunks; a file that fails
+to decode is reported, never fatal.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 from PIL import Image
+
+from zspace.data.imageset import require_fits_in_memory
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
 CHUNK_SIZE = 256               # files per task; big enough to amortise pickling, small for a smooth bar
@@ -113,6 +116,20 @@ def decode_image(path: str | os.PathLike, image_size: int, channels: int) -> np.
             img = img.crop((left, top, left + side, top + side))
             img = img.resize((image_size, image_size), Image.Resampling.BILINEAR)
             return np.asarray(img, dtype=np.uint8).reshape(image_size, image_size, channels)
+
+
+def require_decode_memory(n_files: int, image_size: int, channels: int, what: str,
+                          workers: int | None = None) -> None:
+    """Raise ZspaceError unless the chunks :func:`decode_files` holds at once fit in memory.
+
+    Each worker stacks up to :data:`CHUNK_SIZE` decoded images; an absurd
+    ``size=`` would otherwise decode every image into gigabytes first.
+    """
+    per_chunk = min(n_files, CHUNK_SIZE)
+    in_flight = min(workers or os.cpu_count() or 1, -(-n_files // CHUNK_SIZE))
+    require_fits_in_memory(in_flight * per_chunk * image_size * image_size * channels,
+                           f"{what}: decoding {n_files} images at {image_size}x{image_size}x{channels}",
+                           "choose a smaller image size (size=)")
 
 
 def decode_chunk(paths: Sequence[str], image_size: int, channels: int) -> tuple[np.ndarray, list[tuple[int, str]]]:

@@ -130,6 +130,22 @@ def default_cache_dir() -> Path:
     return Path(base) / "zspace"
 
 
+def require_fits_in_memory(n_bytes: int, what: str, fix: str) -> None:
+    """Raise ZspaceError when ``what`` (``n_bytes`` of it) cannot fit in this machine's memory.
+
+    Checked before a large array is allocated, so that an absurd size is a
+    one-line error instead of a MemoryError. No check where the OS does not
+    report its memory (no ``os.sysconf``).
+    """
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return
+    if n_bytes > memory:
+        raise ZspaceError(f"{what} need {n_bytes / 2**30:.3g} GiB, more than this machine's "
+                          f"{memory / 2**30:.3g} GiB of memory; {fix}")
+
+
 def seeded_split(n_total: int, split: str, seed: int, test_fraction: float = TEST_FRACTION) -> np.ndarray:
     """Sorted indices of ``split`` in a seeded train/test split of ``n_total`` items.
 
@@ -159,6 +175,9 @@ def to_uint8_images(array: np.ndarray, what: str) -> np.ndarray:
                           "save the images in one of those layouts")
     if array.shape[0] == 0:
         raise ZspaceError(f"{what}: holds no images (N = 0); pass a non-empty array")
+    if array.shape[1] == 0 or array.shape[2] == 0:
+        raise ZspaceError(f"{what}: images of {array.shape[1]}x{array.shape[2]} pixels hold nothing; "
+                          "save images of at least 1x1 pixels")
     if array.dtype == np.uint8:
         return array
     if not np.issubdtype(array.dtype, np.floating):

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from zspace.core.errors import ZspaceError
-from zspace.data.imageset import ImageSet, SourceRequest
+from zspace.data.imageset import ImageSet, SourceRequest, require_fits_in_memory
 
 KIND_NAMES = ["circle", "square", "triangle"]
 DEFAULT_SIZE = 28
@@ -166,6 +166,9 @@ def load_shapes(request: SourceRequest) -> ImageSet:
         raise ZspaceError(f"--data {request.spec!r}: channels={channels} must be 1 (grey) or 3 (RGB)")
     counts = {"train": request.int_option("train", DEFAULT_TRAIN), "test": request.int_option("test", DEFAULT_TEST)}
     parts = ["train", "test"] if request.split == "all" else [request.split]
+    total = sum(counts[part] if request.n is None else min(counts[part], request.n) for part in parts)
+    require_fits_in_memory(total * size * size * channels, f"--data {request.spec!r}: {total} images of "
+                           f"{size}x{size}x{channels}", "choose a smaller size or fewer images (n=, train=, test=)")
     images, factors = [], []
     remaining = request.n
     for part in parts:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -75,12 +76,19 @@ class TrainConfig(Config):
         """Raise ZspaceError naming the option and its allowed range for any bad value."""
         require(self.epochs >= 1, f"--epochs {self.epochs} must be >= 1")
         require(self.batch_size >= 1, f"--batch-size {self.batch_size} must be >= 1")
-        require(self.lr > 0, f"--lr {self.lr} must be > 0")
+        require(0 < self.lr < math.inf, f"--lr {self.lr} must be a finite number > 0")
         require(self.loss in RECONSTRUCTION_LOSSES, f"--loss {self.loss!r} is unknown; use one of {', '.join(RECONSTRUCTION_LOSSES)}")
-        require(self.fact >= 0, f"--fact {self.fact} must be >= 0")
+        require(0 <= self.fact < math.inf, f"--fact {self.fact} must be a finite number >= 0")
+        require(0 <= self.seed < 2 ** 32, f"--seed {self.seed} must be an integer from 0 to {2 ** 32 - 1}")
         require(self.keep_every >= 0, f"--keep-every {self.keep_every} must be >= 0")
-        require(self.divergence_factor > 1, f"divergence_factor {self.divergence_factor} must be > 1")
+        for name in ("n_train", "n_val"):
+            value = getattr(self, name)
+            require(value is None or value >= 1, f"--{name.replace('_', '-')} {value} must be >= 1 (or left out)")
+        require(self.image_size is None or self.image_size >= 4, f"--image-size {self.image_size} must be >= 4")
+        require(1 < self.divergence_factor < math.inf,
+                f"--divergence-factor {self.divergence_factor} must be a finite number > 1")
         require(0 < self.lr_backoff < 1, f"lr_backoff {self.lr_backoff} must be in (0, 1)")
+        require(self.max_recoveries >= 0, f"max_recoveries {self.max_recoveries} must be >= 0")
         require(self.precision in PRECISION_CHOICES,
                 f"--precision {self.precision!r} is unknown; use one of {', '.join(PRECISION_CHOICES)}")
 

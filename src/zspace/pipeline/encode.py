@@ -16,7 +16,6 @@ from zspace.pipeline.processes import process_device, process_strategy, shard_ro
 from zspace.pipeline.run import Run, open_run
 from zspace.pipeline.zstore import ZStore
 
-
 #: rows per block of encoding noise: the noise of row i comes from the generator of block i // NOISE_BLOCK
 NOISE_BLOCK = 4096
 
@@ -99,6 +98,7 @@ def encode(run: Run | str | Path, data: str | None = None, split: str = "test", 
     arrays = encode_images(model, images.images[rows], batch_size, dev, seed, precision=chosen, first_row=rows.start)
     if processes.world_size > 1:
         parts = processes.gather(arrays)
+        processes.close()
         if parts is None:
             return None
         arrays = {name: np.concatenate([part[name] for part in parts]) for name in arrays}

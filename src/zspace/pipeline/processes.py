@@ -1,6 +1,6 @@
 """The process strategy: how many processes train one run, and who does what.
 
-The trainer asks its strategy six things, so that the loop reads the same for
+The trainer asks its strategy seven things, so that the loop reads the same for
 one process and for N:
 
 * ``wrap(model)`` -- the module the forward/backward pass runs through
@@ -9,7 +9,8 @@ one process and for N:
 * ``reduce_sum(tensor)`` -- the sum of a tensor over all processes;
 * ``is_writer`` -- whether this process writes files (config, metrics, checkpoints);
 * ``barrier()`` -- wait until every process got here;
-* ``gather(array)`` -- rank 0 gets every rank's rows in rank order (encoding).
+* ``gather(array)`` -- rank 0 gets every rank's rows in rank order (encoding);
+* ``close()`` -- wait for all, then leave the process group (end of a command).
 
 :class:`SingleProcess` is the default. :class:`Distributed` is chosen when
 torchrun started the process (``WORLD_SIZE`` > 1): gloo on CPU, nccl on CUDA,
@@ -56,6 +57,8 @@ class ProcessStrategy(Protocol):
 
     def gather(self, array: np.ndarray) -> list[np.ndarray] | None: ...
 
+    def close(self) -> None: ...
+
 
 class SingleProcess:
     """One process does everything (the default)."""
@@ -81,6 +84,9 @@ class SingleProcess:
 
     def gather(self, array: np.ndarray) -> list[np.ndarray] | None:
         return [array]
+
+    def close(self) -> None:
+        return None
 
 
 class Distributed:
@@ -128,6 +134,12 @@ class Distributed:
         parts: list | None = [None] * self.world_size if self.rank == 0 else None
         self._td.gather_object(array, parts, dst=0)
         return parts
+
+    def close(self) -> None:
+        """Wait for every process, then leave the process group (a process exiting first would abort the others)."""
+        if self._td.is_initialized():
+            self.barrier()
+            self._td.destroy_process_group()
 
 
 def process_device(device: torch.device) -> torch.device:

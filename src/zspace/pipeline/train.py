@@ -362,6 +362,9 @@ def _prepare(run: Run, start_epoch: int, train_set: ImageSet | None = None) -> _
     # --- data -------------------------------------------------------------------
     train_set = train_set or load_split(config, "train", n=config.n_train)
     val_set = load_split(config, "test", n=config.n_val)
+    require(len(train_set.images) > 0 and len(val_set.images) > 0,
+            f"data {config.data} gives {len(train_set.images)} training and {len(val_set.images)} validation images; "
+            f"training needs both (use a larger data set, or raise --n-train / --n-val)")
     require(tuple(train_set.images.shape[1:]) == tuple(model_config.input_shape),
             f"data {config.data} has images of shape {train_set.images.shape[1:]} but run {run.root} was "
             f"trained on {tuple(model_config.input_shape)}; use the same --data and image size")
@@ -421,6 +424,7 @@ def _fit(session: _Session) -> TrainResult:
         raise
     finally:
         epochs_bar.close()
+    processes.close()
     return TrainResult(run=run, last_epoch=config.epochs, history=history)
 
 

@@ -20,8 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from zspace.core import io
+from zspace.core import io, npyfiles
 from zspace.core.errors import ZspaceError
+
+#: the arrays a Z file may hold (others are never read)
+KEYS = ("z", "mu", "logvar", "labels", "factors", "factor_names", "index", "meta")
 
 
 @dataclass
@@ -59,18 +62,61 @@ class ZStore:
 
 
 def load_zstore(path: str | Path) -> ZStore:
-    """Read a Z file written by :meth:`ZStore.save`."""
+    """Read a Z file written by :meth:`ZStore.save`.
+
+    Every array is checked against the module docstring's shapes and dtypes
+    (headers before reading, see :mod:`zspace.core.npyfiles`); anything else
+    is a :class:`ZspaceError` naming the file and the array.
+    """
     path = Path(path)
-    if not path.exists():
-        raise ZspaceError(f"Z file {path} does not exist; write one with: zspace encode RUN_DIR --out {path}")
+    if not path.is_file():
+        what = "is not a file" if path.exists() else "does not exist"
+        raise ZspaceError(f"Z file {path} {what}; write one with: zspace encode RUN_DIR --out {path}")
     try:
-        with np.load(path, allow_pickle=False) as f:
-            data = {k: f[k] for k in f.files}
-    except (ValueError, OSError) as exc:
-        raise ZspaceError(f"{path} is not a readable .npz Z file ({exc})") from None
+        data = npyfiles.load_npz(path, [name for name in npyfiles.npz_names(path) if name in KEYS])
+    except ValueError as exc:
+        fix = "it holds Python objects, which zspace never loads" if "pickle" in str(exc) else \
+            "write it again with zspace encode"
+        raise ZspaceError(f"Z file {path} is not a readable .npz ({exc}); {fix}") from None
     if "z" not in data:
-        raise ZspaceError(f"{path} has no array 'z' (keys: {sorted(data)}); it was not written by zspace encode")
-    meta = json.loads(str(data["meta"])) if "meta" in data else {}
-    return ZStore(z=data["z"], index=data.get("index", np.arange(len(data["z"]))), mu=data.get("mu"),
-                  logvar=data.get("logvar"), labels=data.get("labels"), factors=data.get("factors"),
-                  factor_names=[str(s) for s in data.get("factor_names", [])], meta=meta)
+        raise ZspaceError(f"Z file {path} has no array 'z' (keys: {sorted(data)}); it was not written by zspace encode")
+    z = _checked(path, data, "z", 2, "fi")
+    if z.shape[1] == 0:  # no data to back its N rows (an index of N would be built from the header alone)
+        raise ZspaceError(f"Z file {path}: array 'z' has shape {z.shape}, no latent dimension; "
+                          "write the file again with zspace encode")
+    n = len(z)
+    index = _checked(path, data, "index", 1, "iu", n)
+    mu, logvar = (_checked(path, data, name, 2, "fi", n, z.shape[1]) for name in ("mu", "logvar"))
+    labels = _checked(path, data, "labels", 1, "iu", n)
+    factors = _checked(path, data, "factors", 2, "fi", n)
+    names = _checked(path, data, "factor_names", 1, "U", None if factors is None else factors.shape[1])
+    if (factors is None) != (names is None):
+        raise ZspaceError(f"Z file {path} has {'factors' if names is None else 'factor_names'} without "
+                          f"{'factor_names' if names is None else 'factors'}; store both or neither")
+    try:
+        meta = json.loads(str(data["meta"][()])) if "meta" in data else {}
+    except (ValueError, IndexError, RecursionError):
+        meta = None
+    if not isinstance(meta, dict):
+        raise ZspaceError(f"Z file {path}: array 'meta' is not a JSON object; write the file again with zspace encode")
+    return ZStore(z=z, index=np.arange(n) if index is None else index, mu=mu, logvar=logvar, labels=labels,
+                  factors=factors, factor_names=[] if names is None else [str(s) for s in names], meta=meta)
+
+
+def _checked(path: Path, data: dict[str, np.ndarray], name: str, ndim: int, kinds: str, rows: int | None = None,
+             cols: int | None = None) -> np.ndarray | None:
+    """``data[name]`` (None when absent) if it has ``ndim`` dims, a dtype kind in ``kinds`` and the given sizes."""
+    if name not in data:
+        return None
+    arr = data[name]
+    expected = (rows, cols)[:ndim]
+    if arr.ndim != ndim or arr.dtype.kind not in kinds or any(e is not None and s != e
+                                                               for s, e in zip(arr.shape, expected)):
+        want = ", ".join("?" if e is None else str(e) for e in expected) + ("," if ndim == 1 else "")
+        raise ZspaceError(f"Z file {path}: array {name!r} is {arr.dtype} {arr.shape}, not a {ndim}-D "
+                          f"{'/'.join(_KIND_NAMES[k] for k in kinds)} array of shape ({want}); "
+                          "write the file again with zspace encode")
+    return arr
+
+
+_KIND_NAMES = {"f": "float", "i": "int", "u": "uint", "U": "str"}

@@ -31,9 +31,9 @@ from zspace.pipeline import checkpoint
 from zspace.pipeline.run import Run, open_run
 from zspace.science.intrinsic_dim import IntrinsicDimResult, intrinsic_dimension
 from zspace.science.latents import fitted_sampler, training_store
-from zspace.science.samplers import make_sampler
 from zspace.science.quality.features import FeatureNetConfig
 from zspace.science.quality.score import QualityRow, Scorer
+from zspace.science.samplers import make_sampler
 from zspace.science.voids import PathProfiles, VoidReference, path_profiles, void_share
 
 log = get_logger(__name__)

@@ -46,8 +46,8 @@ class Sampler:
 
     name: ClassVar[str] = ""
     needs_fit: ClassVar[bool] = False
-    #: type of the optional ``:ARG`` of the spec (first constructor argument after z_dim)
-    arg_type: ClassVar[type] = float
+    #: type of the optional ``:ARG`` of the spec (first constructor argument after z_dim); None: takes no ARG
+    arg_type: ClassVar[type | None] = None
 
     def __init__(self, z_dim: int) -> None:
         require(z_dim >= 1, f"sampler {self.name}: z_dim {z_dim} must be >= 1")
@@ -128,12 +128,15 @@ def make_sampler(spec: str, z_dim: int) -> Sampler:
     cls = SAMPLERS[name]
     if not arg:
         return cls(z_dim)
+    if cls.arg_type is None:
+        raise ZspaceError(f"--sampler {spec!r}: {name} takes no ':' argument; write just {name}")
     try:
         value = cls.arg_type(arg)
+        if not np.isfinite(value):
+            raise ValueError(arg)
     except ValueError:
-        example = "10" if cls.arg_type is int else "2"
-        raise ZspaceError(f"--sampler {spec!r}: {arg!r} is not {'an integer' if cls.arg_type is int else 'a number'} "
-                          f"(write e.g. {name}:{example})") from None
+        wanted, example = ("an integer", "10") if cls.arg_type is int else ("a finite number", "2")
+        raise ZspaceError(f"--sampler {spec!r}: {arg!r} is not {wanted} (write e.g. {name}:{example})") from None
     return cls(z_dim, value)
 
 

@@ -26,12 +26,15 @@ import torch
 from torch import nn
 
 from zspace.core.device import one_thread
-from zspace.core.errors import ZspaceError
+from zspace.core.errors import ZspaceError, require
 from zspace.core.log import get_logger
 from zspace.core.rows import subsample_rows
 from zspace.science.samplers.base import Sampler, register
 
 log = get_logger(__name__)
+
+#: most coupling layers of ``flow:L`` (the default is 8; each layer is an MLP trained on all points)
+MAX_LAYERS = 256
 
 
 class _Coupling(nn.Module):
@@ -100,6 +103,8 @@ class FlowSampler(Sampler):
     def __init__(self, z_dim: int, n_layers: int = 8, hidden: int = 128, epochs: int = 40,
                  max_fit_points: int = 20000, lr: float = 2e-3) -> None:
         super().__init__(z_dim)
+        require(1 <= n_layers <= MAX_LAYERS, f"sampler flow:{n_layers}: the number of coupling layers must be "
+                                             f"between 1 and {MAX_LAYERS}")
         self.n_layers, self.hidden, self.epochs = int(n_layers), int(hidden), int(epochs)
         self.max_fit_points, self.lr = int(max_fit_points), float(lr)
         self._flow: _Flow | None = None

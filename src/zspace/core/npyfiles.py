@@ -1,0 +1,133 @@
+"""Reading .npy and .npz files that come from users: headers checked before numpy allocates.
+
+``np.load(..., allow_pickle=False)`` never unpickles, but it trusts the
+header: a 200-byte file that declares a (10^6, 10^6) float64 array makes
+numpy allocate 8 TB (a MemoryError) before it finds the data missing, and a
+damaged .npz raises zipfile and zlib errors besides ValueError. The readers
+here check every header against the bytes the file (or the .npz member)
+really holds, refuse object dtypes before numpy sees them, and turn every
+failure into a :class:`ValueError` with a one-line reason, so a caller needs
+one ``except ValueError`` to word its own :class:`~zspace.core.errors.ZspaceError`.
+A reason that mentions "pickle" means the file holds Python objects.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tokenize
+import zipfile
+import zlib
+from pathlib import Path
+from typing import BinaryIO, Sequence
+
+import numpy as np
+
+#: deflate expands at most about 1032-fold; a member claiming more is corrupt (or a zip bomb)
+MAX_DEFLATE_RATIO = 1100
+#: what numpy's header parser raises for damaged header text, besides ValueError
+_HEADER_ERRORS = (ValueError, SyntaxError, TypeError, OverflowError, RecursionError, tokenize.TokenError)
+#: what zipfile and zlib raise for damaged archives, besides ValueError
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, RuntimeError)
+
+
+def check_header(fh: BinaryIO, available: int) -> tuple[tuple[int, ...], np.dtype]:
+    """Read the magic and header of a .npy stream; (shape, dtype) if its data fit in ``available`` bytes.
+
+    ``available`` is the size of the whole .npy (file or .npz member), header
+    included. Raises ValueError for a missing magic, an unknown format
+    version, Python objects, a negative or impossible shape, or data the
+    header declares but the file does not hold.
+    """
+    version = np.lib.format.read_magic(fh)
+    try:
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f".npy format version {version[0]}.{version[1]} is not supported")
+    except _HEADER_ERRORS as exc:  # numpy parses the header's text with tokenize and ast
+        raise ValueError(f"the header cannot be parsed ({_reason(exc)})") from None
+    if dtype.hasobject:
+        raise ValueError(f"dtype {dtype} holds Python objects (pickle), which are never loaded")
+    # negative sizes, or sizes numpy could not hold even when one of them is 0 (no data) and the array
+    # is converted to a 16-byte dtype
+    if any(d < 0 for d in shape) or math.prod(max(d, 1) for d in shape) >= 2 ** 59:
+        raise ValueError(f"the header declares the impossible shape {shape}")
+    if dtype.itemsize == 0:
+        raise ValueError(f"dtype {dtype} has no size")
+    needed = math.prod(shape) * dtype.itemsize
+    left = available - fh.tell()
+    if needed > left:
+        raise ValueError(f"truncated: the header declares {dtype} {shape} ({needed} bytes) but only "
+                         f"{max(left, 0)} bytes follow")
+    return tuple(shape), dtype
+
+
+def load_npy(path: str | os.PathLike) -> np.ndarray:
+    """The array in a .npy file, read after :func:`check_header` (ValueError for anything wrong)."""
+    try:
+        with open(path, "rb") as fh:
+            check_header(fh, os.fstat(fh.fileno()).st_size)
+            fh.seek(0)
+            return np.lib.format.read_array(fh, allow_pickle=False)
+    except (ValueError, *_ZIP_ERRORS) as exc:
+        raise ValueError(_reason(exc)) from None
+
+
+def npz_names(path: str | os.PathLike) -> list[str]:
+    """Names of the arrays in an .npz (member names without ``.npy``), in file order."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return [_array_name(info.filename) for info in archive.infolist()]
+    except _ZIP_ERRORS as exc:
+        raise ValueError(_reason(exc)) from None
+
+
+def load_npz(path: str | os.PathLike, names: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Arrays ``names`` (default: all) of an .npz, each member checked before it is read.
+
+    Raises ValueError naming the array for a missing, compressed-oddly,
+    inflated, truncated or pickle-bearing member.
+    """
+    try:
+        size = Path(path).stat().st_size
+        with zipfile.ZipFile(path) as archive:
+            members = {_array_name(info.filename): info for info in archive.infolist()}
+            out = {}
+            for name in members if names is None else names:
+                if name not in members:
+                    raise ValueError(f"no array named {name!r}")
+                try:
+                    out[name] = _read_member(archive, members[name], size)
+                except (ValueError, *_ZIP_ERRORS) as exc:
+                    raise ValueError(f"array {name!r}: {_reason(exc)}") from None
+            return out
+    except _ZIP_ERRORS as exc:
+        raise ValueError(_reason(exc)) from None
+
+
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: int) -> np.ndarray:
+    if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+        raise ValueError(f"zip compression method {info.compress_type} is not used by numpy")
+    limit = info.compress_size * (1 if info.compress_type == zipfile.ZIP_STORED else MAX_DEFLATE_RATIO) + 64
+    if info.compress_size > archive_size or info.file_size > limit:
+        raise ValueError(f"the zip directory claims {info.file_size} bytes from {info.compress_size} stored; "
+                         "the archive is corrupt")
+    with archive.open(info) as fh:
+        check_header(fh, info.file_size)
+    with archive.open(info) as fh:
+        return np.lib.format.read_array(fh, allow_pickle=False)
+
+
+def _array_name(filename: str) -> str:
+    return filename[:-4] if filename.endswith(".npy") else filename
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
+__all__ = ["check_header", "load_npy", "npz_names", "load_npz", "MAX_DEFLATE_RATIO"]
