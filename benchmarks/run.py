@@ -56,12 +56,26 @@ SECTIONS: dict[str, tuple[str, str, list[str], list[str]]] = {
         "Baselines in the same run: scikit-learn MiniBatchKMeans (inertia curve) and TSNE (t-SNE maps).",
         ["bench_analysis.py", "--n", "170000", "--d", "256"],
         ["bench_analysis.py", "--n", "3000", "--d", "16", "--tsne-n", "500", "--scaling-n", "1000,3000"]),
+    "factors": (
+        "Which axes encode which factors: MI, MIG, SAP, DCI at 170k x 256 with 40 attributes (bench_factors.py)",
+        "Baseline in the same run: plain disentanglement_lib-style code (mutual_info_score loops, LinearSVC per "
+        "direction and attribute, GradientBoostingClassifier per attribute) on a 2000-row subsample, with zspace "
+        "on the same rows for agreement. Target: factor_analysis under 2 minutes on 2 cores; spread over 3 seeds.",
+        ["bench_factors.py", "--n", "170000", "--d", "256", "--k", "40", "--seeds", "3"],
+        ["bench_factors.py", "--n", "3000", "--d", "16", "--k", "6", "--seeds", "2", "--baseline-n", "600",
+         "--baseline-dci-factors", "2", "--baseline-mi-columns", "4"]),
     "ddp": (
         "Data-parallel training: 1 against 2 processes (bench_ddp.py, issue 9)",
         "Baseline in the same run: the same training in 1 process pinned to 1 core with 1 thread; 2 processes "
         "(torchrun + DDP over gloo) get 1 core each. Scaling efficiency = rate(2) / (2 x rate(1)).",
         ["bench_ddp.py", "--epochs", "3", "--repeats", "2"],
         ["bench_ddp.py", "--quick", "--epochs", "2", "--repeats", "1"]),
+    "disentanglement": (
+        "Which factors the codes encode: AE, VAE, beta-VAE on shapes (bench_disentanglement.py, issue 11)",
+        "Baseline in the same run: the same AE after one epoch. MIG, DCI and SAP on the axes and on the PCA "
+        "directions, and the held-out linear read-out of each factor (R^2, or balanced accuracy for kind).",
+        ["bench_disentanglement.py"],
+        ["bench_disentanglement.py", "--epochs", "2", "--n-train", "2000"]),
     "question": (
         "The open question on Fashion-MNIST (bench_question.py, issue 6)",
         "FD of each sampler as a multiple of the reconstruction floor, beside the shuffled-pixel ceiling.",

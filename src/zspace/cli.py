@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "fit-sampler": "fit_sampler",
     "score": "score",
     "question": "question",
+    "factors": "factors",
     "report": "report",
 }
 

@@ -76,6 +76,8 @@ CASES = {
                                                 "is corrupted"),
     "report over a corrupted checkpoint": (_stale_report_assets_and_a_corrupted_checkpoint, ["report", "RUN", "--out", "OUT/r.html"],
                                            "is corrupted"),
+    "factors over a corrupted checkpoint": (_break_latest_checkpoint_and_drop_latents,
+                                            ["factors", "RUN", "--out", "OUT/factors"], "is corrupted"),
     "analyze a file that is not an array": (None, ["analyze", "OUT/existing.npz", "--out", "OUT/analysis"],
                                             "existing.npz"),
 }

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from zspace.cli import main
 from zspace.pipeline.zstore import load_zstore
 from zspace.report import build_report, prepare_run
 from zspace.report.figures import scatter
@@ -140,3 +141,19 @@ def test_report_shows_the_open_question_table(prepared_runs, tmp_path):
     assert section.index("<td>gmm:10</td>") < section.index("<td>normal</td>")  # sorted by FD
     assert "1.38 / 0.05" in text  # side-by-side cell: FD over floor / void share
     assert "comes closest &lt;to the floor&gt;" in text
+
+
+def test_report_shows_the_factor_measures_of_zspace_factors(prepared_runs, tmp_path):
+    runs = []
+    for source in prepared_runs:
+        run_dir = tmp_path / source.name
+        shutil.copytree(source, run_dir)
+        assert main(["factors", str(run_dir), "--max-points", "1500"]) == 0  # default --out: RUN_DIR/factors
+        runs.append(run_dir)
+    text = build_report(runs, tmp_path / "f.html", ("normal",)).read_text()
+    summary = json.loads((runs[1] / "factors" / "factors.json").read_text())
+    assert text.count("Which directions encode which factors") == 2
+    assert "Factors: MIG, DCI, SAP" in text  # the side-by-side table
+    mig = summary["measures"]["axes"]["mig"]
+    assert re.search(rf"<td>MIG \(axes\)</td><td>[^<]*</td><td>{re.escape(f'{mig:.4g}')}</td>", text), mig
+    assert "traverse-axis" in text and "mi-pca.png" in text

@@ -9,6 +9,7 @@ analysis.json. :func:`run_battery` runs a selection and writes the files;
 from zspace.analysis.axes import AxisDensityConfig, AxisDensityResult, axis_density
 from zspace.analysis.battery import ANALYSES, BatteryConfig, run_battery
 from zspace.analysis.clustering import InertiaConfig, InertiaResult, inertia_curve, kneedle_elbow
+from zspace.analysis.factors import DirectionScores, FactorConfig, FactorResult, factor_analysis
 from zspace.analysis.inputs import LatentInput, from_arrays, load_latents
 from zspace.analysis.pca import PcaConfig, PcaResult, fit_pca, pca_analysis, project
 from zspace.analysis.planes import PlanesConfig, PlanesResult, plane_views
@@ -18,10 +19,10 @@ from zspace.analysis.tsne import TsneConfig, TsneResult, TsneVariant, knn_preser
 from zspace.analysis.vae_stats import VaeStatsConfig, VaeStatsResult, vae_statistics
 
 __all__ = [
-    "ANALYSES", "AxisDensityConfig", "AxisDensityResult", "BatteryConfig", "InertiaConfig", "InertiaResult",
-    "LatentInput", "PcaConfig", "PcaResult", "PlanesConfig", "PlanesResult", "RadiusConfig", "RadiusResult",
-    "Scatter2dConfig", "Scatter2dResult", "TsneConfig", "TsneResult", "TsneVariant", "VaeStatsConfig",
-    "VaeStatsResult", "axis_density", "fit_pca", "from_arrays", "inertia_curve", "kneedle_elbow",
-    "knn_preservation", "load_latents", "pca_analysis", "plane_views", "project", "radii", "radius_density",
-    "run_battery", "scatter_2d", "tsne_maps", "vae_statistics",
+    "ANALYSES", "AxisDensityConfig", "AxisDensityResult", "BatteryConfig", "DirectionScores", "FactorConfig",
+    "FactorResult", "InertiaConfig", "InertiaResult", "LatentInput", "PcaConfig", "PcaResult", "PlanesConfig",
+    "PlanesResult", "RadiusConfig", "RadiusResult", "Scatter2dConfig", "Scatter2dResult", "TsneConfig", "TsneResult",
+    "TsneVariant", "VaeStatsConfig", "VaeStatsResult", "axis_density", "factor_analysis", "fit_pca", "from_arrays",
+    "inertia_curve", "kneedle_elbow", "knn_preservation", "load_latents", "pca_analysis", "plane_views", "project",
+    "radii", "radius_density", "run_battery", "scatter_2d", "tsne_maps", "vae_statistics",
 ]

@@ -172,6 +172,13 @@ def _comparison(page: Page, runs: list[RunAssets], samplers: Sequence[str]) -> N
         page.add("<h3>Samplers: FD over the reconstruction floor / void share</h3>"
                  + table(rows, ["sampler", *names]))
 
+    factor_summaries = {n: _factors(a.run.root) for n, a in zip(names, runs)}
+    if any(factor_summaries.values()):
+        measured = {n: _factor_measures(f) for n, f in factor_summaries.items() if f}
+        keys = list(dict.fromkeys(k for m in measured.values() for k in m))
+        page.add("<h3>Factors: MIG, DCI, SAP</h3>"
+                 + table([[k, *(measured.get(n, {}).get(k, "-") for n in names)] for k in keys], ["measure", *names]))
+
     cols = []
     for a in runs:
         grids = "".join(f"<p>{esc(s)}</p>" + _image(a.run.root / grid_name(s), f"{_run_name(a)} {s}") for s in samplers)
@@ -183,6 +190,45 @@ def _question(run_root: Path) -> dict[str, Any] | None:
     """``RUN_DIR/question.json`` written by ``zspace question``, when present."""
     path = run_root / "question.json"
     return json.loads(path.read_text()) if path.exists() else None
+
+
+#: where ``zspace factors RUN_DIR`` writes by default, and where the report looks for it
+FACTORS_DIR = "factors"
+
+
+def _factors(run_root: Path) -> dict[str, Any] | None:
+    """``RUN_DIR/factors/factors.json`` written by ``zspace factors RUN_DIR``, when present."""
+    path = run_root / FACTORS_DIR / "factors.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _factor_measures(summary: dict[str, Any]) -> dict[str, Any]:
+    """The headline measures of a factors.json: MIG, DCI and SAP on the axes and on the PCA directions."""
+    out = {}
+    for basis in ("axes", "pca"):
+        scores = summary["measures"][basis]
+        out.update({f"MIG ({basis})": scores["mig"], f"SAP ({basis})": scores["sap"],
+                    f"DCI disentanglement ({basis})": scores["dci_disentanglement"],
+                    f"DCI completeness ({basis})": scores["dci_completeness"]})
+    out["DCI informativeness"] = summary["measures"]["axes"]["dci_informativeness"]
+    return out
+
+
+def _factors_block(run_root: Path, summary: dict[str, Any]) -> str:
+    """One run's factor table (best axis, best PCA direction, linear read-out per factor), heat map and traversals."""
+    measures = summary["measures"]
+    rows = []
+    for k, name in enumerate(summary["factor_names"]):
+        rows.append([name, measures["axes"]["best_direction"][k], measures["axes"]["best_direction_mi"][k],
+                     measures["pca"]["best_direction"][k], measures["pca"]["best_direction_mi"][k],
+                     measures["linear_r2"][k]])
+    pictures = "".join(_image(run_root / FACTORS_DIR / f, f) for f in summary.get("figures", [])
+                       if f.startswith(("mi-", "traverse-", "paths-")))
+    return ('<div class="cols">'
+            + _card("measures", dict_table(_factor_measures(summary))
+                    + table(rows, ["factor", "best axis", "MI/H", "best PCA dir.", "MI/H", "linear R² / acc."]))
+            + _card("mutual information, traversals (rows: encoded points; columns: steps), paths", pictures)
+            + "</div>")
 
 
 def _question_block(answer: dict[str, Any]) -> str:
@@ -222,6 +268,11 @@ def _run_section(page: Page, i: int, assets: RunAssets, samplers: Sequence[str])
     if answer is not None:
         page.heading("The open question: samplers, sample quality, voids (zspace question)", level=3)
         page.add(_question_block(answer))
+
+    factor_summary = _factors(run.root)
+    if factor_summary is not None:
+        page.heading("Which directions encode which factors (zspace factors)", level=3)
+        page.add(_factors_block(run.root, factor_summary))
 
     analysis = assets.analysis
     page.heading("Latent-space analyses", level=3)

@@ -1,0 +1,48 @@
+"""Figures of ``zspace factors``: the MI heat map (numbers in, Figure out) and traversal grids (images in, PNG out)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from zspace.plots.grids import save_grid
+
+
+def mi_heatmap(mi: np.ndarray, factor_names: list[str], title: str, max_directions: int = 32) -> Figure:
+    """Heat map of normalised mutual information (d directions x K factors), the most informative directions first.
+
+    ``mi`` is (d, K) in [0, 1] (MI divided by the factor's entropy). Only the
+    ``max_directions`` directions with the largest MI with any factor are drawn.
+    """
+    mi = np.asarray(mi, dtype=float)
+    order = np.argsort(-mi.max(axis=1), kind="stable")[:max_directions]
+    shown = mi[order].T  # (K, shown)
+    fig = Figure(figsize=(max(4.0, 0.32 * len(order) + 2.5), max(2.5, 0.3 * len(factor_names) + 1.5)),
+                 layout="constrained")
+    ax = fig.subplots()
+    image = ax.imshow(shown, aspect="auto", vmin=0.0, vmax=1.0, cmap="viridis")
+    ax.set_yticks(range(len(factor_names)), factor_names, fontsize=8)
+    ax.set_xticks(range(len(order)), [str(int(i)) for i in order], fontsize=7, rotation=90)
+    ax.set_xlabel("direction (most informative first)")
+    ax.set_title(title, fontsize=10)
+    fig.colorbar(image, ax=ax, label="MI / H(factor)")
+    return fig
+
+
+def save_traversal_grids(images: np.ndarray, names: list[str], out: Path, prefix: str) -> list[str]:
+    """One PNG per traversal group: ``images`` (G, P, S, H, W, C) -> OUT/PREFIX-NAME.png, P rows of S steps."""
+    written = []
+    for group, name in zip(images, names):
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(name))[:60]
+        path = out / f"{prefix}-{safe}.png"
+        save_grid(group.reshape(-1, *group.shape[2:]), path, ncols=group.shape[1])
+        written.append(path.name)
+    return written
+
+
+def save_path_grid(images: np.ndarray, path: Path) -> str:
+    """Interpolations ``images`` (pairs, steps, H, W, C) -> one PNG, a row per pair."""
+    save_grid(images.reshape(-1, *images.shape[2:]), path, ncols=images.shape[1])
+    return path.name

@@ -1,0 +1,364 @@
+"""Which axes encode which factors, and what moving along them looks like when decoded.
+
+The measures (mutual information, MIG, DCI, SAP, linear directions) are
+:func:`zspace.analysis.factors.factor_analysis`: arrays in, numbers out. This
+module adds what needs a run: the codes and known factors of an input (a run
+directory, whose encoded training split is cached, or a Z file with
+``factors`` and/or ``labels``), and the latent points of the decoded pictures:
+
+* axis traversals: for the most informative axes, a fixed set of encoded
+  points with that axis swept over its empirical 1st..99th percentile;
+* factor directions: the same points moved along each factor's linear
+  direction, from -2 to +2 standard deviations of the codes along it, and,
+  for a binary factor, along the attribute vector (mean code with the
+  attribute minus mean without);
+* interpolations between pairs of encoded points, straight and along the data
+  (the shortest path through a k-nearest-neighbour graph of the codes), each
+  with its void profile: the distance of every point of the path to the
+  nearest code, in units of the typical nearest-neighbour spacing.
+
+Everything here returns arrays; the command draws them (:mod:`zspace.plots`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+
+from zspace.analysis.factors import FactorConfig, FactorResult, factor_analysis
+from zspace.core.config import Config
+from zspace.core.errors import ZspaceError, require
+from zspace.core.neighbours import knn, nearest_distances
+from zspace.core.results import Result, array_field
+from zspace.core.rows import seeded_subsample
+from zspace.pipeline.run import Run, config_path, open_run
+from zspace.pipeline.zstore import ZStore, load_zstore
+from zspace.science.latents import training_store
+
+
+@dataclasses.dataclass
+class FactorsConfig(Config):
+    """Settings of :func:`factors` (the measures' own settings are ``analysis``).
+
+    Parameters
+    ----------
+    n_axes : int, default 6
+        Most informative axes traversed (by their largest normalised MI with any factor).
+    n_points : int, default 6
+        Encoded points per traversal (rows of a grid).
+    n_steps : int, default 9
+        Steps per traversal or path (columns of a grid).
+    n_pairs : int, default 4
+        Pairs of encoded points interpolated.
+    graph_points : int, default 4000
+        Codes in the k-nearest-neighbour graph of the data paths (a seeded subsample).
+    neighbours : int, default 10
+        k of that graph.
+    """
+
+    analysis: FactorConfig = dataclasses.field(default_factory=FactorConfig)
+    n_axes: int = 6
+    n_points: int = 6
+    n_steps: int = 9
+    n_pairs: int = 4
+    graph_points: int = 4000
+    neighbours: int = 10
+
+    def validate(self) -> None:
+        for name in ("n_axes", "n_points", "n_steps", "n_pairs", "neighbours"):
+            require(getattr(self, name) >= 1, f"factors: {name} {getattr(self, name)} must be >= 1")
+        require(self.n_steps >= 2, f"factors: n_steps {self.n_steps} must be >= 2")
+        require(self.graph_points > self.neighbours, "factors: graph_points must exceed neighbours")
+
+
+@dataclasses.dataclass
+class FactorInput:
+    """Codes and known factors of one input (row-aligned)."""
+
+    codes: np.ndarray            # (N, d) float32: a VAE's mu, an AE's z
+    factors: np.ndarray          # (N, K) float64
+    factor_names: list[str]
+    source: str
+    run: Run | None = None
+
+
+def factor_input(source: str | Path, epoch: int | None = None, device: str = "auto") -> FactorInput:
+    """The codes and factors of a run directory (its encoded training split, cached) or of a Z file.
+
+    Known factors are the Z file's ``factors`` columns plus its ``labels`` as one
+    discrete factor named ``class`` (unless a factor column already equals them,
+    as the shapes set's ``kind`` does). A clear error when there is none.
+    """
+    path = Path(source)
+    run = None
+    if path.is_dir():
+        if not config_path(path).exists():
+            raise ZspaceError(f"{path} is a folder but not a zspace run (no config.json); give a run directory or a "
+                              f"Z file written by zspace encode")
+        run = open_run(path)
+        store = training_store(run, epoch, device)
+    else:
+        store = load_zstore(path)
+    return _from_store(store, str(path), run)
+
+
+def _from_store(store: ZStore, source: str, run: Run | None) -> FactorInput:
+    columns, names = [], []
+    if store.factors is not None and store.factors.size:
+        columns.append(np.asarray(store.factors, dtype=np.float64).reshape(len(store.codes), -1))
+        names += list(store.factor_names) or [f"factor_{i}" for i in range(columns[0].shape[1])]
+    labels_known = bool(columns) and any(np.array_equal(col, store.labels) for col in columns[0].T) \
+        if store.labels is not None else False
+    if store.labels is not None and len(np.unique(store.labels)) > 1 and not labels_known:
+        columns.append(np.asarray(store.labels, dtype=np.float64).reshape(-1, 1))
+        names.append("class")
+    if not columns:
+        raise ZspaceError(f"{source} knows no factors (no 'factors' or 'labels'); encode a data set that has them "
+                          f"(shapes, a labelled folder, CelebA with list_attr_celeba.txt, an IDX set)")
+    return FactorInput(codes=np.asarray(store.codes, dtype=np.float32), factors=np.hstack(columns),
+                       factor_names=names, source=source, run=run)
+
+
+@dataclasses.dataclass
+class PathProfileSummary(Result):
+    """Void profile of one kind of interpolation: distance to the nearest code along the paths.
+
+    ``mean_distance`` and ``max_distance`` are in units of the median nearest-
+    neighbour spacing of the codes (1 = as far from the data as a typical code
+    is from its neighbour); ``profile`` is the mean over paths at each step.
+    """
+
+    kind: str
+    n_paths: int
+    mean_distance: float
+    max_distance: float
+    profile: list[float]
+
+
+@dataclasses.dataclass
+class TraversalPlan(Result):
+    """The latent points of every decoded picture, with what they mean.
+
+    Attributes
+    ----------
+    axes : list of int
+        Traversed axes, most informative first.
+    axis_points : float32 (len(axes), n_points, n_steps, d)
+    axis_ranges : list of [low, high]
+        1st and 99th percentile of each traversed axis (z units).
+    direction_factors : list of str
+    direction_points : float32 (len(direction_factors), n_points, n_steps, d)
+        Moves along each factor's linear direction, -2..+2 standard deviations.
+    attribute_factors : list of str
+        Binary factors with an attribute-arithmetic traversal.
+    attribute_points : float32 (len(attribute_factors), n_points, n_steps, d)
+        Moves along (mean with - mean without), from -1 to +1 times that vector.
+    paths : dict kind -> float32 (n_pairs, n_steps, d)
+        "straight" and "data" (through the nearest-neighbour graph) interpolations.
+    profiles : list of PathProfileSummary
+    """
+
+    axes: list[int]
+    axis_ranges: list[list[float]]
+    direction_factors: list[str]
+    attribute_factors: list[str]
+    profiles: list[PathProfileSummary]
+    axis_points: np.ndarray = array_field()
+    direction_points: np.ndarray = array_field()
+    attribute_points: np.ndarray = array_field()
+    paths: dict[str, np.ndarray] = array_field()
+
+    def headline(self) -> dict[str, float]:
+        return {f"{p.kind}_path_mean_distance": p.mean_distance for p in self.profiles}
+
+
+def most_informative_axes(result: FactorResult, n: int) -> list[int]:
+    """Axes ordered by their largest normalised MI with any factor, the ``n`` first."""
+    best = np.asarray(result.axes.mi).max(axis=1)
+    return [int(a) for a in np.argsort(-best, kind="stable")[:n]]
+
+
+def _sweep(points: np.ndarray, direction: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    # (P, d) points + offsets (S,) along direction (d,) -> (P, S, d)
+    return (points[:, None, :] + offsets[None, :, None] * direction[None, None, :]).astype(np.float32)
+
+
+def axis_traversals(codes: np.ndarray, axes: list[int], points: np.ndarray, n_steps: int
+                    ) -> tuple[np.ndarray, list[list[float]]]:
+    """(len(axes), P, n_steps, d): ``points`` with each axis set to n_steps values over its 1st..99th percentile."""
+    out, ranges = [], []
+    for axis in axes:
+        low, high = np.percentile(codes[:, axis], [1, 99])
+        grid = np.repeat(points[:, None, :], n_steps, axis=1).astype(np.float32)
+        grid[:, :, axis] = np.linspace(low, high, n_steps, dtype=np.float32)[None, :]
+        out.append(grid)
+        ranges.append([float(low), float(high)])
+    return np.stack(out) if out else np.zeros((0, len(points), n_steps, codes.shape[1]), np.float32), ranges
+
+
+def direction_traversals(codes: np.ndarray, directions: np.ndarray, points: np.ndarray, n_steps: int) -> np.ndarray:
+    """(K, P, n_steps, d): ``points`` moved along each unit direction by -2..+2 std of the codes along it."""
+    out = []
+    for direction in np.asarray(directions, dtype=np.float64):
+        norm = np.linalg.norm(direction)
+        if norm == 0:
+            out.append(np.repeat(points[:, None, :], n_steps, axis=1).astype(np.float32))
+            continue
+        unit = direction / norm
+        spread = float(np.std(codes @ unit))
+        out.append(_sweep(points, unit, np.linspace(-2, 2, n_steps) * spread))
+    return np.stack(out) if out else np.zeros((0, len(points), n_steps, codes.shape[1]), np.float32)
+
+
+def attribute_vectors(codes: np.ndarray, factors: np.ndarray, names: list[str]) -> tuple[list[str], np.ndarray]:
+    """For each binary factor (two values, both present): its name and mean code with it minus mean without."""
+    chosen, vectors = [], []
+    for k, name in enumerate(names):
+        values = np.unique(factors[:, k])
+        if len(values) != 2:
+            continue
+        has = factors[:, k] == values[1]
+        chosen.append(name)
+        vectors.append(codes[has].mean(axis=0) - codes[~has].mean(axis=0))
+    return chosen, np.array(vectors, dtype=np.float64).reshape(len(chosen), codes.shape[1])
+
+
+def interpolation_paths(codes: np.ndarray, n_pairs: int, n_steps: int, graph_points: int, neighbours: int,
+                        seed: int) -> dict[str, np.ndarray]:
+    """Straight lines and data paths between the same seeded pairs of codes, each (n_pairs, n_steps, d).
+
+    A data path is the shortest path between the two codes in the k-nearest-
+    neighbour graph of a seeded subsample of the codes (edges weighted by
+    distance), resampled to ``n_steps`` points evenly spaced along its length.
+    """
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import dijkstra
+
+    rows = seeded_subsample(len(codes), graph_points, seed)
+    graph_codes = codes[rows].astype(np.float32)
+    k = min(neighbours, len(graph_codes) - 1)
+    dist, idx = knn(graph_codes, k)
+    m = len(graph_codes)
+    graph = csr_matrix((dist.ravel().astype(np.float64) + 1e-12, (np.repeat(np.arange(m), k), idx.ravel())),
+                       shape=(m, m))
+    graph = graph.maximum(graph.T)  # undirected
+    rng = np.random.default_rng(seed + 3)
+    ends = rng.choice(m, size=(n_pairs, 2), replace=m < 2 * n_pairs)
+    t = np.linspace(0.0, 1.0, n_steps)
+    straight = (graph_codes[ends[:, 0], None, :] * (1 - t)[None, :, None]
+                + graph_codes[ends[:, 1], None, :] * t[None, :, None]).astype(np.float32)
+    _, predecessors = dijkstra(graph, indices=ends[:, 0], return_predecessors=True)
+    data = np.empty_like(straight)
+    for i, (a, b) in enumerate(ends):
+        chain = [b]
+        while chain[-1] != a and predecessors[i, chain[-1]] >= 0:
+            chain.append(predecessors[i, chain[-1]])
+        if chain[-1] != a:  # not connected: fall back to the straight line
+            data[i] = straight[i]
+            continue
+        data[i] = _resample(graph_codes[chain[::-1]], n_steps)
+    return {"straight": straight, "data": data}
+
+
+def _resample(polyline: np.ndarray, n: int) -> np.ndarray:
+    # n points evenly spaced by arc length along a polyline (M, d)
+    if len(polyline) == 1:
+        return np.repeat(polyline, n, axis=0)
+    seg = np.linalg.norm(np.diff(polyline, axis=0), axis=1)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    targets = np.linspace(0.0, s[-1], n)
+    out = np.empty((n, polyline.shape[1]), dtype=np.float32)
+    for j, target in enumerate(targets):
+        i = min(int(np.searchsorted(s, target, side="right")) - 1, len(seg) - 1)
+        frac = 0.0 if seg[i] == 0 else (target - s[i]) / seg[i]
+        out[j] = polyline[i] + frac * (polyline[i + 1] - polyline[i])
+    return out
+
+
+def path_void_profiles(paths: dict[str, np.ndarray], codes: np.ndarray, seed: int,
+                       n_reference: int = 20000) -> list[PathProfileSummary]:
+    """Distance of every path point to the nearest code, in units of the codes' median nearest-neighbour spacing."""
+    reference = codes[seeded_subsample(len(codes), n_reference, seed)].astype(np.float32)
+    spacing = float(np.median(nearest_distances(reference, reference, exclude_self=True)))
+    spacing = spacing if spacing > 0 else 1.0
+    out = []
+    for kind, points in paths.items():
+        flat = points.reshape(-1, points.shape[-1])
+        distance = nearest_distances(flat, reference).reshape(points.shape[:2]) / spacing
+        out.append(PathProfileSummary(kind=kind, n_paths=len(points), mean_distance=float(distance.mean()),
+                                      max_distance=float(distance.max()),
+                                      profile=[float(v) for v in distance.mean(axis=0)]))
+    return out
+
+
+def plan_traversals(data: FactorInput, result: FactorResult, config: FactorsConfig, seed: int) -> TraversalPlan:
+    """Every latent point the pictures of :func:`factors` decode, and the void profiles of the paths."""
+    codes = data.codes
+    points = codes[seeded_subsample(len(codes), config.n_points, seed)]
+    axes = most_informative_axes(result, min(config.n_axes, codes.shape[1]))
+    axis_points, ranges = axis_traversals(codes, axes, points, config.n_steps)
+    direction_points = direction_traversals(codes, result.linear_direction, points, config.n_steps)
+    analysed = [data.factor_names.index(name) for name in result.factor_names]  # constant factors were skipped
+    attribute_names, vectors = attribute_vectors(codes, data.factors[:, analysed], list(result.factor_names))
+    attribute_points = np.stack([_sweep(points, v, np.linspace(-1, 1, config.n_steps)) for v in vectors]) \
+        if len(vectors) else np.zeros((0, len(points), config.n_steps, codes.shape[1]), np.float32)
+    paths = interpolation_paths(codes, config.n_pairs, config.n_steps, config.graph_points, config.neighbours, seed)
+    return TraversalPlan(axes=axes, axis_ranges=ranges, direction_factors=list(result.factor_names),
+                         attribute_factors=attribute_names, profiles=path_void_profiles(paths, codes, seed),
+                         axis_points=axis_points, direction_points=direction_points,
+                         attribute_points=attribute_points, paths=paths)
+
+
+@dataclasses.dataclass
+class FactorsOutcome:
+    """What :func:`factors` computed: the measures, the traversal plan and (for a run) the decoded images."""
+
+    data: FactorInput
+    result: FactorResult
+    plan: TraversalPlan
+    images: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {"source": self.data.source, "n_points": int(len(self.data.codes)),
+                "factor_names": list(self.result.factor_names), "known_factors": self.data.factor_names,
+                "measures": self.result.to_json(),
+                "traversals": self.plan.to_json()}
+
+
+def factors(source: str | Path, config: FactorsConfig | None = None, *, seed: int = 0, epoch: int | None = None,
+            device: str = "auto", decode: bool = True) -> FactorsOutcome:
+    """Measure how the codes of ``source`` encode its known factors, and decode the traversals (runs only).
+
+    ``images`` maps "axis", "direction", "attribute" to float32 arrays
+    (groups, points, steps, H, W, C) and "path_straight", "path_data" to
+    (pairs, steps, H, W, C), all in [0, 1].
+    """
+    from zspace.pipeline.generate import decode_points
+
+    config = config or FactorsConfig()
+    data = factor_input(source, epoch, device)
+    result = factor_analysis(data.codes, data.factors, data.factor_names, config.analysis, seed=seed)
+    plan = plan_traversals(data, result, config, seed)
+    outcome = FactorsOutcome(data=data, result=result, plan=plan)
+    if decode and data.run is not None:
+        from zspace.core.device import select_device
+
+        dev = select_device(device)
+        model = data.run.load_model(epoch, device=dev, eps_factor=0.0)
+        precision = data.run.inference_precision(dev)
+        groups = {"axis": plan.axis_points, "direction": plan.direction_points, "attribute": plan.attribute_points,
+                  "path_straight": plan.paths["straight"], "path_data": plan.paths["data"]}
+        for name, points in groups.items():
+            if points.size == 0:
+                continue
+            flat = points.reshape(-1, points.shape[-1])
+            decoded = decode_points(model, flat, desc=f"decoding {name}", precision=precision)
+            outcome.images[name] = decoded.reshape(*points.shape[:-1], *decoded.shape[1:])
+    return outcome
+
+
+__all__ = ["FactorsConfig", "FactorInput", "TraversalPlan", "PathProfileSummary", "FactorsOutcome", "factor_input",
+           "factors", "plan_traversals", "most_informative_axes", "axis_traversals", "direction_traversals",
+           "attribute_vectors", "interpolation_paths", "path_void_profiles"]
