@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from tables import emit  # benchmarks/tables.py
+
 #: (name, data, model options, training images, batch size)
 CASES = [
     ("28x28x1 AE z16", "shapes", ["--model", "ae", "--z-dim", "16"], 8192, 128),
@@ -113,11 +115,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--quick", action="store_true", help="1/16 of the images")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
-    rows = measure(args)
-    print(markdown(rows))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1))
-    return rows
+    return emit(measure(args), markdown, args.json)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,12 @@ one epoch), which says how much of a score the architecture gives before learnin
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import tempfile
 import time
 from pathlib import Path
+
+from tables import emit  # benchmarks/tables.py
 
 os.environ.setdefault("ZSPACE_PROGRESS", "0")
 
@@ -73,11 +74,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
-    rows = measure(args)
-    print(markdown(rows))
-    if args.json:
-        Path(args.json).write_text(json.dumps(rows, indent=1))
-    return rows
+    return emit(measure(args), markdown, args.json)
 
 
 if __name__ == "__main__":

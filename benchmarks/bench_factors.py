@@ -31,6 +31,8 @@ import sys
 import time
 from pathlib import Path
 
+from tables import emit  # benchmarks/tables.py
+
 os.environ.setdefault("ZSPACE_PROGRESS", "0")
 
 import numpy as np  # noqa: E402
@@ -287,10 +289,7 @@ def main(argv: list[str] | None = None) -> dict:
         results["baseline"] = section_baseline(z, attrs, args.baseline_n, dci_factors, args.baseline_mi_columns,
                                                FactorConfig.max_points, args.seed)
     results["seconds"] = time.perf_counter() - start
-    print(markdown(results))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
-    return results
+    return emit(results, markdown, args.json)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tables import emit  # benchmarks/tables.py
+
 os.environ.setdefault("ZSPACE_PROGRESS", "0")
 
 import numpy as np  # noqa: E402
@@ -230,11 +232,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--no-keras", action="store_true", help="leave the Keras baseline out")
     parser.add_argument("--json", type=Path, help="also write the raw results here")
     args = parser.parse_args(argv)
-    results = measure(args)
-    print(markdown(results))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
-    return results
+    return emit(measure(args), markdown, args.json)
 
 
 if __name__ == "__main__":

@@ -139,3 +139,15 @@ def test_two_machines_by_rendezvous_on_localhost_match_two_processes_on_one(two_
     assert [node.returncode for node in nodes] == [0, 0], "\n".join(o[-3000:] for o in outputs)
     assert _same_weights(run, two_process_vae, 3)
     assert _losses(run) == _losses(two_process_vae)
+
+
+def test_zspace_train_nproc_launches_torchrun_and_says_the_line(tmp_path):
+    run = tmp_path / "nproc"
+    done = zspace("train", "--nproc", "2", "--out", run, "--model", "ae", "--epochs", "1", "--batch-size", "64", *TRAIN)
+    _ok(done)
+    assert "running: " in done.stdout and "torch.distributed.run" in done.stdout and "--nproc-per-node=2" in done.stdout
+    assert "--nproc 2" not in done.stdout.split("running: ", 1)[1].splitlines()[0]  # not passed on to the workers
+    assert [r["epoch"] for r in io.read_jsonl(run / "metrics.jsonl")] == [1]
+    assert done.stdout.count("trained ") == 1  # one process reports
+    refused = zspace("train", "--nproc", "0", "--out", tmp_path / "zero", *TRAIN)
+    assert refused.returncode == 2 and "--nproc 0 must be >= 1" in refused.stderr

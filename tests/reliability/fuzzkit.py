@@ -87,6 +87,23 @@ def outcome(fn, *args, **kwargs):
 
 
 @contextlib.contextmanager
+def read_back(reader, name: str, data: bytes):
+    """Write ``data`` to a temporary file ``name``, read it with ``reader``; the result, or None when refused.
+
+    A refusal must be one user line naming the file (checked here).
+    """
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_bytes(data)
+        result, error = outcome(reader, path)
+    if error is not None:
+        assert_user_error(error, str(path))
+    return result
+
+
 def peak_memory(limit_bytes: int):
     """Fail when the Python and numpy allocations inside the block peak above ``limit_bytes``."""
     tracemalloc.start()

@@ -19,7 +19,7 @@ from pathlib import Path
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
-from fuzzkit import CASES, assert_cli_user_error, assert_user_error, outcome, peak_memory, run_cli
+from fuzzkit import CASES, assert_cli_user_error, assert_user_error, outcome, peak_memory, read_back, run_cli
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -94,12 +94,8 @@ def assert_latents(result, n_rows: int | None = None) -> None:
 @given(latent_like() | any_arrays())
 def test_npy_of_any_array_gives_checked_latents_or_one_line_error(array):
     CASES.tick()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "points.npy"
-        path.write_bytes(npy_bytes(array))
-        result, error = outcome(load_latents, path)
-    if error is not None:
-        assert_user_error(error, str(path))
+    result = read_back(load_latents, "points.npy", npy_bytes(array))
+    if result is None:
         return
     assert array.ndim == 2 and array.dtype.kind in "fiu"
     assert_latents(result, n_rows=array.shape[0])
@@ -251,12 +247,8 @@ def z_files(draw) -> dict[str, np.ndarray]:
 @given(z_files())
 def test_z_files_give_a_checked_store_or_one_line_error(arrays):
     CASES.tick()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "z_test.npz"
-        path.write_bytes(npz_bytes(arrays))
-        store, error = outcome(load_zstore, path)
-    if error is not None:
-        assert_user_error(error, str(path))
+    store = read_back(load_zstore, "z_test.npz", npz_bytes(arrays))
+    if store is None:
         return
     n, d = store.z.shape
     assert store.z.dtype.kind in "fiu" and store.index.shape == (n,) and store.index.dtype.kind in "iu"
