@@ -86,7 +86,6 @@ def outcome(fn, *args, **kwargs):
     return result
 
 
-@contextlib.contextmanager
 def read_back(reader, name: str, data: bytes):
     """Write ``data`` to a temporary file ``name``, read it with ``reader``; the result, or None when refused.
 
@@ -104,6 +103,7 @@ def read_back(reader, name: str, data: bytes):
     return result
 
 
+@contextlib.contextmanager
 def peak_memory(limit_bytes: int):
     """Fail when the Python and numpy allocations inside the block peak above ``limit_bytes``."""
     tracemalloc.start()
