@@ -88,6 +88,9 @@ def test_contiguous_shards_of_rows_cover_them_once():
     for world_size in (1, 2, 3, 7):
         shards = [shard_rows(10, _rank_view(r, world_size)) for r in range(world_size)]
         assert np.array_equal(np.concatenate([np.arange(10)[s] for s in shards]), np.arange(10))
+        # the same rule as the split of a batch
+        assert all(np.array_equal(np.arange(10)[s], _rank_view(r, world_size).split(np.arange(10)))
+                   for r, s in enumerate(shards))
 
 
 def test_trainer_state_is_what_the_checkpoint_stores(vae_run):

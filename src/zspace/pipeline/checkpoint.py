@@ -190,15 +190,8 @@ def verify_checkpoint(checkpoints_dir: Path, epoch: int) -> dict:
     return meta
 
 
-def _expected_tensors(config: ModelConfig) -> dict[str, tuple[tuple[int, ...], torch.dtype]]:
-    # the model built on the meta device: names, shapes and dtypes without allocating weights
-    with torch.device("meta"):
-        model = build_model(config)
-    return {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
-
-
-def _check_tensors(path: Path, tensors: dict[str, torch.Tensor], config: ModelConfig, hint: str) -> None:
-    expected = _expected_tensors(config)
+def _check_tensors(path: Path, tensors: dict[str, torch.Tensor], model: torch.nn.Module, hint: str) -> None:
+    expected = {k: (tuple(v.shape), v.dtype) for k, v in model.state_dict().items()}
     missing = sorted(set(expected) - set(tensors))
     extra = sorted(set(tensors) - set(expected))
     if missing or extra:
@@ -242,20 +235,16 @@ def load_checkpoint(checkpoints_dir: Path, epoch: int, config: ModelConfig) -> C
         state_tensors = load_file(str(d / "state.safetensors"))
     except Exception as exc:  # safetensors raises its own error type for a bad header
         raise IntegrityError(f"checkpoint {d} is unreadable ({exc}); {hint}") from None
-    _check_tensors(d / "model.safetensors", model_state, config, hint)
+    with torch.device("meta"):  # names, shapes and dtypes of the config's model, without allocating weights
+        expected = build_model(config)
+    _check_tensors(d / "model.safetensors", model_state, expected, hint)
     if meta.get("optimizer"):
-        _check_optimizer(d / "state.safetensors", state_tensors, meta["optimizer"], _parameter_count(config), hint)
+        _check_optimizer(d / "state.safetensors", state_tensors, meta["optimizer"], len(list(expected.parameters())),
+                         hint)
     rng_state = {k[4:]: v for k, v in state_tensors.items() if k.startswith("rng.")} or None
     optimizer_state = _unflatten_optimizer(state_tensors, meta["optimizer"]) if meta.get("optimizer") else None
     return Checkpoint(epoch=int(meta["epoch"]), model_state=model_state, optimizer_state=optimizer_state,
                       rng_state=rng_state, trainer_state=meta.get("trainer_state", {}))
-
-
-def _parameter_count(config: ModelConfig) -> int:
-    # the optimizer's parameter ids are 0..count-1, in the model's parameter order
-    with torch.device("meta"):
-        model = build_model(config)
-    return len(list(model.parameters()))
 
 
 def newest_verified_epoch(checkpoints_dir: Path) -> int | None:

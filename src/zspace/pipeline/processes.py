@@ -164,9 +164,11 @@ def process_strategy(device: torch.device) -> ProcessStrategy:
 
 
 def shard_rows(n: int, strategy: ProcessStrategy) -> slice:
-    """This process's contiguous share of rows 0..n-1 (shares differ in size by at most one)."""
-    bounds = np.linspace(0, n, strategy.world_size + 1).round().astype(int)
-    return slice(int(bounds[strategy.rank]), int(bounds[strategy.rank + 1]))
+    """This process's contiguous share of rows 0..n-1: the rule of :meth:`Distributed.split` (``numpy.array_split``,
+    the first ``n % world_size`` shares one row longer)."""
+    size, extra = divmod(n, strategy.world_size)
+    start = strategy.rank * size + min(strategy.rank, extra)
+    return slice(start, start + size + (strategy.rank < extra))
 
 
 __all__ = ["ProcessStrategy", "SingleProcess", "Distributed", "process_device", "process_strategy", "shard_rows"]

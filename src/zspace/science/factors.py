@@ -346,7 +346,7 @@ def factors(source: str | Path, config: FactorsConfig | None = None, *, seed: in
         from zspace.core.device import select_device
 
         dev = select_device(device)
-        model = data.run.load_model(epoch, device=dev, eps_factor=0.0)
+        model = data.run.load_model(epoch, device=dev)
         precision = data.run.inference_precision(dev)
         groups = {"axis": plan.axis_points, "direction": plan.direction_points, "attribute": plan.attribute_points,
                   "path_straight": plan.paths["straight"], "path_data": plan.paths["data"]}
