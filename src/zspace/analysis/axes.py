@@ -3,7 +3,9 @@
 Every component z[:, j] is histogrammed with one common bin grid, and each
 axis gets a robust centre (median) and width (sigma estimated from the
 inter-quartile range, IQR / 1.349, which equals the standard deviation for a
-Gaussian). An axis is listed as *off-centre* when ``|centre| >
+Gaussian). Every statistic streams over row blocks (:mod:`zspace.analysis.columns`:
+exact quantiles without holding a column in memory), so the input may be a
+memory-mapped file larger than memory. An axis is listed as *off-centre* when ``|centre| >
 centre_threshold * typical_width`` and as *broad* when ``width >
 width_threshold * typical_width``, where ``typical_width`` is the median width
 over all axes.
@@ -15,8 +17,10 @@ import dataclasses
 
 import numpy as np
 
+from zspace.analysis.columns import column_moments, column_quantiles, strided_sample
 from zspace.core.config import Config
 from zspace.core.results import Result
+from zspace.core.rows import float32_block, row_chunks
 
 #: IQR of a unit Gaussian; IQR / this = sigma for Gaussian data
 GAUSSIAN_IQR = 1.3489795003921634
@@ -37,15 +41,12 @@ class AxisDensityConfig(Config):
     max_bins : int, default 4000
         Cap on the number of bins; beyond it the range is clipped to the
         0.01 %..99.99 % quantiles and the rest is counted as under/overflow.
-    axes_per_pass : int, default 16
-        Columns handled per pass (bounds the temporary memory).
     """
 
     bin_width: float = 0.25
     centre_threshold: float = 1.0
     width_threshold: float = 2.0
     max_bins: int = 4000
-    axes_per_pass: int = 16
 
 
 @dataclasses.dataclass
@@ -104,7 +105,7 @@ def axis_density(z: np.ndarray, config: AxisDensityConfig | None = None) -> Axis
 
     Parameters
     ----------
-    z : numpy.ndarray, float32, shape (N, d)
+    z : numpy array or RowStore, float32, shape (N, d)
     config : AxisDensityConfig, optional
 
     Returns
@@ -113,30 +114,20 @@ def axis_density(z: np.ndarray, config: AxisDensityConfig | None = None) -> Axis
     """
     cfg = config or AxisDensityConfig()
     n, d = z.shape
-    edges = _bin_edges(z, cfg)
+    moments = column_moments(z)
+    edges = _bin_edges(z, float(moments.min.min()), float(moments.max.max()), cfg)
     n_bins = len(edges) - 1
-    counts = np.zeros((d, n_bins), dtype=np.int64)
-    under = np.zeros(d, dtype=np.int64)
-    over = np.zeros(d, dtype=np.int64)
-    quart = np.zeros((3, d))
-    mean = np.zeros(d)
-    std = np.zeros(d)
-    lo = edges[0]
-    for start in range(0, d, cfg.axes_per_pass):
-        cols = slice(start, min(start + cfg.axes_per_pass, d))
-        block = np.array(z[:, cols], dtype=np.float32)  # (N, c) contiguous copy, small
-        c = block.shape[1]
-        bins = np.floor((block - lo) / cfg.bin_width).astype(np.int64)
-        under[cols] = (bins < 0).sum(axis=0)
-        over[cols] = (bins >= n_bins).sum(axis=0)
+    counts = np.zeros(d * (n_bins + 2), dtype=np.int64)
+    shift = np.arange(d, dtype=np.int64) * (n_bins + 2)
+    for rows in row_chunks(n):
+        bins = np.floor((float32_block(z, rows) - edges[0]) / cfg.bin_width).astype(np.int64)
         np.clip(bins, -1, n_bins, out=bins)
-        # one bincount for c axes: shift axis k by k * (n_bins + 2), bins -1 and n_bins are discarded
-        flat = (bins + 1 + np.arange(c) * (n_bins + 2)).ravel()
-        hist = np.bincount(flat, minlength=c * (n_bins + 2)).reshape(c, n_bins + 2)
-        counts[cols] = hist[:, 1:-1]
-        quart[:, cols] = np.percentile(block, [25, 50, 75], axis=0)
-        mean[cols] = block.mean(axis=0, dtype=np.float64)
-        std[cols] = block.std(axis=0, dtype=np.float64)
+        # one bincount for all axes: axis j is shifted by j * (n_bins + 2); bin -1 is underflow, n_bins overflow
+        counts += np.bincount((bins + 1 + shift).ravel(), minlength=d * (n_bins + 2))
+    hist = counts.reshape(d, n_bins + 2)
+    under, over, counts = hist[:, 0].copy(), hist[:, -1].copy(), hist[:, 1:-1].copy()
+    quart = column_quantiles(z, (25, 50, 75), moments)
+    mean, std = moments.mean, moments.std
     centre = quart[1]
     width = (quart[2] - quart[0]) / GAUSSIAN_IQR
     typical = float(np.median(width))
@@ -153,13 +144,11 @@ def axis_density(z: np.ndarray, config: AxisDensityConfig | None = None) -> Axis
         centre_threshold=cfg.centre_threshold, width_threshold=cfg.width_threshold, rule=rule, flagged=flagged)
 
 
-def _bin_edges(z: np.ndarray, cfg: AxisDensityConfig) -> np.ndarray:
-    """Common bin edges on multiples of ``bin_width`` spanning the data (or its robust range)."""
+def _bin_edges(z, lo: float, hi: float, cfg: AxisDensityConfig) -> np.ndarray:
+    """Common bin edges on multiples of ``bin_width`` spanning [lo, hi] (or, for too many bins, a robust range)."""
     bw = cfg.bin_width
-    lo, hi = float(z.min()), float(z.max())
     if (hi - lo) / bw > cfg.max_bins:
-        sample = z[:: max(1, z.shape[0] // 20000)]
-        lo, hi = (float(v) for v in np.quantile(sample, [1e-4, 1 - 1e-4]))
+        lo, hi = (float(v) for v in np.quantile(strided_sample(z), [1e-4, 1 - 1e-4]))
     lo_edge = np.floor(lo / bw) * bw
     n_bins = int(min(cfg.max_bins, max(1, np.ceil((hi - lo_edge) / bw + 1e-9))))
     if lo_edge + n_bins * bw <= hi:  # hi on an edge belongs to the last bin

@@ -101,7 +101,7 @@ ANALYSES: dict[str, Analysis] = {
     "pca": Analysis("SPEC 4.5 PCA spectrum and t-SNE of leading components",
                     lambda x, c, seed, done: pca_analysis(x.z, c.pca, c.tsne, seed)),
     "planes": Analysis("SPEC 4.6 plane projections with zoom series",
-                       lambda x, c, seed, done: plane_views(x.z, c.planes, done.get("pca"))),
+                       lambda x, c, seed, done: plane_views(x.z, c.planes, done.get("pca"), seed)),
     "tsne": Analysis("SPEC 4.4 t-SNE maps", lambda x, c, seed, done: tsne_maps(x.z, c.tsne, seed), _needs_tsne_points),
     "vae": Analysis("SPEC 4.7 VAE variational statistics",
                     lambda x, c, seed, done: vae_statistics(x.z, x.mu, x.logvar, c.vae),
@@ -140,7 +140,8 @@ def select(only: list[str] | None, latents: LatentInput) -> tuple[list[str], dic
 
 
 def run_battery(latents: LatentInput, out_dir: str | Path | None = None, config: BatteryConfig | None = None,
-                only: list[str] | None = None, draw: DrawFunction | None = None, seed: int = 0) -> dict[str, Any]:
+                only: list[str] | None = None, draw: DrawFunction | None = None, seed: int = 0,
+                on_step: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run the selected analyses on checked input and write analysis.json and the PNGs.
 
     Parameters
@@ -157,6 +158,9 @@ def run_battery(latents: LatentInput, out_dir: str | Path | None = None, config:
         (e.g. :func:`zspace.plots.analysis_figures.draw`); no figures when None.
     seed : int, default 0
         Seeds every seeded analysis (subsamples, k-means, t-SNE).
+    on_step : callable, optional
+        Called with each analysis name just before it starts (a notebook's
+        progress display, a benchmark's per-analysis memory meter).
 
     Returns
     -------
@@ -176,6 +180,8 @@ def run_battery(latents: LatentInput, out_dir: str | Path | None = None, config:
     steps = progress(names, desc="analyze", unit="analysis")
     for name in steps:
         steps.set_postfix_str(name)
+        if on_step is not None:
+            on_step(name)
         start = time.perf_counter()
         results[name] = ANALYSES[name].run(latents, cfg, seed, results)
         report["seconds"][name] = round(time.perf_counter() - start, 3)

@@ -34,7 +34,7 @@ from zspace.core.config import Config
 from zspace.core.device import one_thread
 from zspace.core.progress import progress
 from zspace.core.results import Result
-from zspace.core.rows import seeded_subsample
+from zspace.core.rows import float32_block, row_chunks, seeded_subsample
 
 
 @dataclasses.dataclass
@@ -107,7 +107,7 @@ def inertia_curve(z: np.ndarray, config: InertiaConfig | None = None, seed: int 
 
     Parameters
     ----------
-    z : numpy.ndarray, float32, shape (N, d)
+    z : numpy array or RowStore, float32, shape (N, d)
     config : InertiaConfig, optional
     seed : int, default 0
         Seeds the subsamples and the k-means++ draws.
@@ -121,9 +121,8 @@ def inertia_curve(z: np.ndarray, config: InertiaConfig | None = None, seed: int 
     cfg = config or InertiaConfig()
     n = z.shape[0]
     k_values = [int(k) for k in cfg.k_values if 1 <= k <= n]
-    x_all = torch.from_numpy(np.ascontiguousarray(z, dtype=np.float32))
     sample_idx = seeded_subsample(n, cfg.fit_sample_size, seed)
-    x_sample = x_all[torch.from_numpy(sample_idx)] if len(sample_idx) < n else x_all
+    x_sample = torch.from_numpy(float32_block(z, sample_idx if len(sample_idx) < n else slice(None)))
     init_idx = seeded_subsample(len(x_sample), cfg.init_sample_size, seed + 1)
     x_init = x_sample[torch.from_numpy(init_idx)] if len(init_idx) < len(x_sample) else x_sample
 
@@ -156,8 +155,8 @@ def inertia_curve(z: np.ndarray, config: InertiaConfig | None = None, seed: int 
             best[i] = j
     centres = [centres[best[i]] for i in range(len(k_values))]
     for _ in bar(range(cfg.full_data_iter), "inertia: Lloyd on all points"):
-        _, centres = lloyd_pass(x_all, centres, cfg.chunk_rows)
-    inertias, _ = lloyd_pass(x_all, centres, cfg.chunk_rows, update=False)
+        _, centres = lloyd_pass(z, centres, cfg.chunk_rows)
+    inertias, _ = lloyd_pass(z, centres, cfg.chunk_rows, update=False)
     elbow_k, strength = kneedle_elbow(np.array(k_values), np.array(inertias))
     return InertiaResult(
         n_points=n, k_values=k_values, inertia=inertias, elbow_k=elbow_k, elbow_strength=strength,
@@ -170,16 +169,17 @@ def inertia_curve(z: np.ndarray, config: InertiaConfig | None = None, seed: int 
         seed=seed)
 
 
-def lloyd_pass(x: torch.Tensor, centres: list[torch.Tensor], chunk_rows: int = 4096,
+def lloyd_pass(x, centres: list[torch.Tensor], chunk_rows: int = 4096,
                update: bool = True) -> tuple[list[float], list[torch.Tensor]]:
     """One assignment pass over ``x`` for several centre sets at once.
 
     All centre sets are stacked so that each chunk of rows needs one matrix
-    product; the nearest centre is then taken within each set.
+    product; the nearest centre is then taken within each set. ``x`` is read
+    one block of ``chunk_rows`` rows at a time, so it may be a memory map.
 
     Parameters
     ----------
-    x : torch.Tensor, float32, shape (N, d)
+    x : torch.Tensor, numpy array or RowStore, float32, shape (N, d)
     centres : list of torch.Tensor, float32, shapes (k_j, d)
     chunk_rows : int
         Rows per product; temporary memory is chunk_rows x sum(k_j) floats.
@@ -198,12 +198,12 @@ def lloyd_pass(x: torch.Tensor, centres: list[torch.Tensor], chunk_rows: int = 4
     stacked = torch.cat(centres)
     c_sq = (stacked * stacked).sum(dim=1)
     # ||x - c||^2 = ||x||^2 + (||c||^2 - 2 x.c); the sum of ||x||^2 is one constant for every set
-    totals = np.full(len(ks), squared_norm_total(x, chunk_rows))
+    totals = np.zeros(len(ks))
     d = stacked.shape[1]
     sums = [torch.zeros((k, d), dtype=torch.float64) for k in ks]
     counts = [torch.zeros(k, dtype=torch.float64) for k in ks]
-    for start in range(0, x.shape[0], chunk_rows):
-        block = x[start:start + chunk_rows]
+    for block in row_blocks(x, chunk_rows):
+        totals += float(torch.linalg.vector_norm(block, dtype=torch.float64) ** 2)
         dist = torch.addmm(c_sq.unsqueeze(0), block, stacked.T, beta=1.0, alpha=-2.0)
         with one_thread():
             for j, k in enumerate(ks):
@@ -223,10 +223,10 @@ def lloyd_pass(x: torch.Tensor, centres: list[torch.Tensor], chunk_rows: int = 4
     return totals.tolist(), updated
 
 
-def squared_norm_total(x: torch.Tensor, chunk_rows: int = 4096) -> float:
-    """Sum of ||x_i||^2 over all rows, in float64, chunk by chunk (no N x d temporary)."""
-    return sum(float(torch.linalg.vector_norm(x[s:s + chunk_rows], dtype=torch.float64) ** 2)
-               for s in range(0, x.shape[0], chunk_rows))
+def row_blocks(x, chunk_rows: int):
+    """Consecutive float32 tensors of ``chunk_rows`` rows of ``x`` (a tensor, numpy array or RowStore)."""
+    for rows in row_chunks(x.shape[0], chunk_rows):
+        yield x[rows] if isinstance(x, torch.Tensor) else torch.from_numpy(float32_block(x, rows))
 
 
 def kmeans_plusplus(x: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:

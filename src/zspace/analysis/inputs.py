@@ -1,19 +1,28 @@
 """Loading and checking the input of ``zspace analyze`` at the door.
 
-Accepted files
---------------
+Accepted inputs
+---------------
 * a ``Z.npz`` written by ``zspace encode``: ``z`` (N, d), and when present
   ``mu`` (N, d), ``logvar`` (N, d), ``labels`` (N,);
 * any ``.npz`` holding an (N, d) array under ``key`` (default ``z``, or the
   only array in the file);
-* any ``.npy`` holding an (N, d) array.
+* any ``.npy`` holding an (N, d) array;
+* a directory of ``.npy`` shards read in name order as one array (the layout
+  embedding tools write: ``emb_0000.npy``, ``emb_0001.npy``, ...; a Z
+  directory from ``zspace encode --out DIR`` is one shard, ``z.npy``), with
+  optional ``labels.npy`` (N,), ``mu.npy`` and ``logvar.npy`` (N, d) beside
+  them (and ``factors.npy``, ``index.npy``, which the analyses do not use).
 
-Files are read by :mod:`zspace.core.npyfiles`: a file with Python objects in
-it is refused, never unpickled, and headers are checked against the file size
-before anything is allocated. Rows with a NaN or infinity in ``z`` (or in
-``mu``/``logvar``) are dropped and counted; values of ``z`` beyond
-:data:`MAX_ABS_VALUE` are refused; everything else that is wrong is a
-:class:`~zspace.core.errors.ZspaceError` with a one-line message.
+Files are never read whole: a ``.npy``, a shard or an uncompressed ``.npz``
+member is memory-mapped (:mod:`zspace.core.npyfiles`, header checked against
+the file size first) and wrapped in a :class:`~zspace.core.arrays.RowStore`
+that the analyses read block by block, so the input may be larger than
+memory. Only a compressed ``.npz`` member is inflated into memory. A file
+with Python objects in it is refused, never unpickled. Rows with a NaN or
+infinity in ``z`` (or in ``mu``/``logvar``) are dropped and counted without
+a copy of the rest; values of ``z`` beyond :data:`MAX_ABS_VALUE` are refused;
+everything else that is wrong is a :class:`~zspace.core.errors.ZspaceError`
+with a one-line message that names the file.
 """
 
 from __future__ import annotations
@@ -24,9 +33,10 @@ from pathlib import Path
 import numpy as np
 
 from zspace.core import npyfiles
+from zspace.core.arrays import RowStore
 from zspace.core.errors import ZspaceError
 from zspace.core.log import get_logger
-from zspace.core.rows import row_chunks
+from zspace.core.rows import float32_block, row_chunks
 
 log = get_logger(__name__)
 
@@ -34,6 +44,8 @@ log = get_logger(__name__)
 DEFAULT_KEY = "z"
 #: largest |z| accepted: the analyses sum squared distances in float32 (max 3.4e38), which must stay finite
 MAX_ABS_VALUE = 1e12
+#: .npy files of a shard directory that sit beside the z shards instead of being shards
+SIDECARS = ("mu", "logvar", "labels", "factors", "index")
 
 
 @dataclasses.dataclass
@@ -42,9 +54,10 @@ class LatentInput:
 
     Attributes
     ----------
-    z : numpy.ndarray, float32, shape (N, d)
-        Latent points, all finite, N >= 2, d >= 2.
-    mu, logvar : numpy.ndarray, float32, shape (N, d), or None
+    z : numpy.ndarray or RowStore, float32, shape (N, d)
+        Latent points, all finite, N >= 2, d >= 2. A RowStore (memory-mapped
+        files read block by block) for file inputs, an array for in-memory ones.
+    mu, logvar : numpy.ndarray or RowStore, float32, shape (N, d), or None
         Posterior mean and log-variance of a VAE, row-aligned with ``z``.
     labels : numpy.ndarray, int64, shape (N,), or None
         Class label per row (-1 = unknown).
@@ -88,18 +101,21 @@ class LatentInput:
             "n_points": self.n_points,
             "dim": self.dim,
             "dtype": "float32",
+            "storage": (f"memory-mapped, read in row blocks ({len(self.z.parts)} file part(s))"
+                        if isinstance(self.z, RowStore) else "in memory"),
             "has_mu_logvar": self.has_vae,
             "has_labels": self.labels is not None,
         }
 
 
 def load_latents(path: str | Path, key: str | None = None) -> LatentInput:
-    """Read and check an .npy or .npz file of z-points.
+    """Open and check an .npy or .npz file, or a directory of .npy shards, of z-points (nothing read whole).
 
     Parameters
     ----------
     path : str or Path
-        An ``.npy`` file with one (N, d) array, or an ``.npz`` file.
+        An ``.npy`` file with one (N, d) array, an ``.npz`` file, or a
+        directory of ``.npy`` shards (see the module docstring).
     key : str, optional
         Name of the (N, d) array in an ``.npz``. Default ``z``, or the only
         array when the file holds one. ``mu``/``logvar``/``labels`` are taken
@@ -117,29 +133,57 @@ def load_latents(path: str | Path, key: str | None = None) -> LatentInput:
         finite rows.
     """
     path = Path(path)
+    if path.is_dir():
+        return _load_directory(path)
     if not path.is_file():
-        raise ZspaceError(f"{path}: no such file; give the path of a Z.npz from 'zspace encode' or an .npy/.npz array")
+        raise ZspaceError(f"{path}: no such file; give the path of a Z.npz from 'zspace encode', an .npy/.npz array "
+                          "or a directory of .npy shards")
     if path.stat().st_size == 0:
         raise ZspaceError(f"{path}: the file is empty; re-run 'zspace encode' or point to a non-empty .npy/.npz")
     suffix = path.suffix.lower()
     if suffix == ".npy":
         if key is not None:
             log.info("%s is an .npy file with a single array; --key %s is ignored", path, key)
-        z = _load_npy(path)
-        return from_arrays(z, source=str(path))
+        return from_arrays(_open_npy(path), source=str(path))
     if suffix == ".npz":
         return _load_npz(path, key)
     raise ZspaceError(f"{path}: unknown file type {suffix!r}; give an .npy or .npz file holding an (N, d) array")
 
 
-def _load_npy(path: Path) -> np.ndarray:
+def _open_npy(path: Path) -> np.ndarray:
+    """The array of an .npy, memory-mapped; ZspaceError naming the file."""
     try:
-        return npyfiles.load_npy(path)
+        return npyfiles.open_npy(path)
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise ZspaceError(f"{path}: the array holds Python objects (pickle), which zspace never loads; "
                               "save a numeric array with np.save(..., allow_pickle=False)") from None
         raise ZspaceError(f"{path}: not a readable .npy file ({exc}); save the array with np.save") from None
+
+
+def _load_directory(path: Path) -> LatentInput:
+    """The z shards of a directory (name order) as one RowStore, with the sidecars beside them."""
+    files = sorted((f for f in path.iterdir() if f.suffix == ".npy" and f.is_file()), key=lambda f: f.name)
+    shards = [f for f in files if f.stem not in SIDECARS]
+    if not shards:
+        raise ZspaceError(f"{path}: no .npy shards in the directory; put the (n_i, d) arrays there as "
+                          "emb_0000.npy, emb_0001.npy, ... (read in name order)")
+    parts = []
+    for shard in shards:
+        part = _open_npy(shard)
+        if part.ndim != 2 or not _is_real(part.dtype):
+            raise ZspaceError(f"{shard}: shard is {part.dtype} {part.shape}; every shard must be a real-valued "
+                              "(n_i, d) matrix; rewrite it or move it out of the directory")
+        if parts and part.shape[1] != parts[0].shape[1]:
+            raise ZspaceError(f"{shard}: shard has d = {part.shape[1]} columns but {shards[0].name} has "
+                              f"{parts[0].shape[1]}; every shard of {path} must have the same d")
+        if parts and part.dtype != parts[0].dtype:
+            raise ZspaceError(f"{shard}: shard is {part.dtype} but {shards[0].name} is {parts[0].dtype}; "
+                              "write every shard with one dtype")
+        parts.append(part)
+    sidecar = {f.stem: _open_npy(f) for f in files if f.stem in ("mu", "logvar", "labels")}
+    source = f"{path}/ ({len(parts)} shard{'s' if len(parts) != 1 else ''})"
+    return from_arrays(RowStore(parts), sidecar.get("mu"), sidecar.get("logvar"), sidecar.get("labels"), source=source)
 
 
 def _load_npz(path: Path, key: str | None) -> LatentInput:
@@ -155,24 +199,30 @@ def _load_npz(path: Path, key: str | None) -> LatentInput:
         listed = ", ".join(name if name.isprintable() else repr(name) for name in names)
         raise ZspaceError(f"{path}: no array named {key!r} (the file has {listed}); pass --key NAME")
     wanted = [key] + ([name for name in ("mu", "logvar", "labels") if name in names] if key == DEFAULT_KEY else [])
+    arrays = {name: _open_member(path, name) for name in wanted}
+    return from_arrays(arrays.pop(key), **arrays, source=f"{path}[{key}]")
+
+
+def _open_member(path: Path, name: str) -> np.ndarray:
+    """Member ``name`` of an .npz: memory-mapped when stored uncompressed (np.savez), else inflated."""
     try:
-        arrays = npyfiles.load_npz(path, wanted)
+        return npyfiles.open_npz_member(path, name)
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise ZspaceError(f"{path}: {exc}; zspace never loads Python objects, save numeric arrays only") from None
         raise ZspaceError(f"{path}: not a readable .npz file ({exc}); save the arrays with np.savez") from None
-    z = arrays.pop(key)
-    return from_arrays(z, **arrays, source=f"{path}[{key}]")
 
 
 def from_arrays(z: np.ndarray, mu: np.ndarray | None = None, logvar: np.ndarray | None = None,
                 labels: np.ndarray | None = None, source: str = "<array>") -> LatentInput:
-    """Check in-memory arrays the same way files are checked.
+    """Check arrays the same way files are checked.
 
     Parameters
     ----------
-    z : array-like, shape (N, d)
-    mu, logvar : array-like, shape (N, d), optional
+    z : array-like, np.memmap or RowStore, shape (N, d)
+        A memory map or RowStore stays on disk (wrapped, never copied whole);
+        anything else is converted to an in-memory float32 array.
+    mu, logvar : same kinds, shape (N, d), optional
         Both or neither.
     labels : array-like of int, shape (N,), optional
     source : str
@@ -181,7 +231,7 @@ def from_arrays(z: np.ndarray, mu: np.ndarray | None = None, logvar: np.ndarray 
     Returns
     -------
     LatentInput
-        float32 arrays (no copy when ``z`` is already float32 and no row is dropped).
+        float32 arrays (no copy when ``z`` is already float32 and no row is dropped), or RowStores.
     """
     z = _as_matrix(z, source, "z")
     n, d = z.shape
@@ -205,20 +255,17 @@ def from_arrays(z: np.ndarray, mu: np.ndarray | None = None, logvar: np.ndarray 
                               "fix or remove the labels array")
         labels = labels.astype(np.int64, copy=False)
 
-    keep = _finite_rows(z)
+    keep, largest = _finite_rows(z)
     if mu is not None:
-        keep &= _finite_rows(mu) & _finite_rows(logvar)
+        keep &= _finite_rows(mu)[0] & _finite_rows(logvar)[0]
     n_dropped = int(n - keep.sum())
     if n_dropped:
         log.warning("%s: dropping %d of %d rows with NaN or infinity", source, n_dropped, n)
-        z = z[keep]
-        mu = mu[keep] if mu is not None else None
-        logvar = logvar[keep] if logvar is not None else None
+        z, mu, logvar = (_kept(arr, keep) for arr in (z, mu, logvar))
         labels = labels[keep] if labels is not None else None
     if z.shape[0] < 2:
         raise ZspaceError(f"{source}: {z.shape[0]} finite row(s) of {n} (after dropping {n_dropped} with NaN/inf); "
                           "the analyses need at least 2 points")
-    largest = max((float(np.abs(z[rows]).max()) for rows in row_chunks(z.shape[0])), default=0.0)
     if largest > MAX_ABS_VALUE:
         raise ZspaceError(f"{source}: z reaches |z| = {largest:.3g}; beyond {MAX_ABS_VALUE:g} the squared distances "
                           "of the analyses overflow float32; rescale z (e.g. divide it by its standard deviation)")
@@ -226,20 +273,44 @@ def from_arrays(z: np.ndarray, mu: np.ndarray | None = None, logvar: np.ndarray 
                        n_rows_read=n, n_rows_dropped_nonfinite=n_dropped)
 
 
-def _as_matrix(arr: np.ndarray, source: str, name: str) -> np.ndarray:
-    arr = np.asarray(arr)
+def _as_matrix(arr, source: str, name: str) -> np.ndarray | RowStore:
+    """``arr`` checked as a real (N, d) matrix: a RowStore for a memory map or RowStore, else a float32 array."""
+    if isinstance(arr, RowStore):
+        return arr
+    if not isinstance(arr, np.memmap):
+        arr = np.asarray(arr)
     if arr.ndim != 2:
         raise ZspaceError(f"{source}: {name} has shape {arr.shape} ({arr.ndim}-D); expected an (N, d) matrix, "
                           "reshape it to (N, d) before saving")
-    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+    if not _is_real(arr.dtype):
         raise ZspaceError(f"{source}: {name} has dtype {arr.dtype}; expected a real-valued numeric array")
+    if isinstance(arr, np.memmap):
+        return RowStore([arr])
     with np.errstate(over="ignore"):  # beyond float32's range: infinite, then dropped with the NaN rows
         return np.ascontiguousarray(arr, dtype=np.float32)
 
 
-def _finite_rows(arr: np.ndarray) -> np.ndarray:
-    """Boolean mask (N,) of rows without NaN/inf, computed chunk by chunk."""
+def _is_real(dtype: np.dtype) -> bool:
+    return bool(np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.integer))
+
+
+def _finite_rows(arr) -> tuple[np.ndarray, float]:
+    """Boolean mask (N,) of rows without NaN/inf (after the float32 conversion), and the largest |value| of those rows.
+
+    One pass over row blocks.
+    """
     keep = np.empty(arr.shape[0], dtype=bool)
+    largest = 0.0
     for rows in row_chunks(arr.shape[0]):
-        keep[rows] = np.isfinite(arr[rows]).all(axis=1)
-    return keep
+        block = float32_block(arr, rows)
+        keep[rows] = finite = np.isfinite(block).all(axis=1)
+        if finite.any():
+            largest = max(largest, float(np.abs(block if finite.all() else block[finite]).max()))
+    return keep, largest
+
+
+def _kept(arr, keep: np.ndarray):
+    """The rows of ``arr`` where ``keep``: a RowStore restricted without a copy, an array indexed."""
+    if arr is None:
+        return None
+    return arr.select(np.flatnonzero(keep)) if isinstance(arr, RowStore) else arr[keep]

@@ -87,7 +87,7 @@ def fit_pca(z: np.ndarray, variance_levels: tuple[float, ...] = PcaConfig.varian
 
     Parameters
     ----------
-    z : numpy.ndarray, shape (N, d), N >= 2
+    z : numpy array or RowStore, shape (N, d), N >= 2
     variance_levels : tuple of float
 
     Returns
@@ -124,7 +124,7 @@ def project(z: np.ndarray, pca: PcaResult, components: list[int] | np.ndarray) -
 
     Parameters
     ----------
-    z : numpy.ndarray, shape (N, d)
+    z : numpy array or RowStore, shape (N, d)
     pca : PcaResult
     components : sequence of int
         0-based component indices (0 = the largest-variance component).
@@ -147,7 +147,7 @@ def pca_analysis(z: np.ndarray, config: PcaConfig | None = None, tsne_config: Ts
 
     Parameters
     ----------
-    z : numpy.ndarray, float32, shape (N, d)
+    z : numpy array or RowStore, float32, shape (N, d)
     config : PcaConfig, optional
     tsne_config : TsneConfig, optional
         Settings and (first) variant for the maps; pass a config with

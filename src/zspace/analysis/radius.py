@@ -111,7 +111,7 @@ def radii(z: np.ndarray) -> np.ndarray:
 
     Parameters
     ----------
-    z : numpy.ndarray, shape (N, d)
+    z : numpy array or RowStore, shape (N, d)
 
     Returns
     -------
@@ -129,7 +129,7 @@ def radius_density(z: np.ndarray, config: RadiusConfig | None = None) -> RadiusR
 
     Parameters
     ----------
-    z : numpy.ndarray, float32, shape (N, d)
+    z : numpy array or RowStore, float32, shape (N, d)
     config : RadiusConfig, optional
 
     Returns

@@ -59,10 +59,11 @@ def scatter_2d(z: np.ndarray, labels: np.ndarray | None = None,
     """
     if z.ndim != 2 or z.shape[1] != 2:
         raise ValueError(f"scatter_2d needs z of shape (N, 2), got {z.shape}")
+    z = np.asarray(z, dtype=np.float32)  # (N, 2): small even for a memory-mapped input
     counts = {}
     if labels is not None:
         values, numbers = np.unique(labels, return_counts=True)
         counts = {str(int(v)): int(c) for v, c in zip(values, numbers)}
     bounds = [float(z[:, 0].min()), float(z[:, 0].max()), float(z[:, 1].min()), float(z[:, 1].max())]
     return Scatter2dResult(n_points=z.shape[0], label_counts=counts, bounds=bounds,
-                           points=np.asarray(z, dtype=np.float32), labels=labels)
+                           points=z, labels=labels)

@@ -145,7 +145,7 @@ def tsne_maps(z: np.ndarray, config: TsneConfig | None = None, seed: int = 0,
 
     Parameters
     ----------
-    z : numpy.ndarray, float32, shape (N, d)
+    z : numpy array or RowStore, float32, shape (N, d)
     config : TsneConfig, optional
     seed : int, default 0
         Seeds the subsample, the initialisation and the neighbour search.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import struct
 import tokenize
 import zipfile
 import zlib
@@ -39,12 +40,18 @@ def check_header(fh: BinaryIO, available: int) -> tuple[tuple[int, ...], np.dtyp
     version, Python objects, a negative or impossible shape, or data the
     header declares but the file does not hold.
     """
+    shape, dtype, _ = _checked_header(fh, available)
+    return shape, dtype
+
+
+def _checked_header(fh: BinaryIO, available: int) -> tuple[tuple[int, ...], np.dtype, bool]:
+    """:func:`check_header`, with the header's ``fortran_order`` flag."""
     version = np.lib.format.read_magic(fh)
     try:
         if version == (1, 0):
-            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+            shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
         elif version == (2, 0):
-            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+            shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
         else:
             raise ValueError(f".npy format version {version[0]}.{version[1]} is not supported")
     except _HEADER_ERRORS as exc:  # numpy parses the header's text with tokenize and ast
@@ -62,7 +69,67 @@ def check_header(fh: BinaryIO, available: int) -> tuple[tuple[int, ...], np.dtyp
     if needed > left:
         raise ValueError(f"truncated: the header declares {dtype} {shape} ({needed} bytes) but only "
                          f"{max(left, 0)} bytes follow")
-    return tuple(shape), dtype
+    return tuple(shape), dtype, bool(fortran)
+
+
+def open_npy(path: str | os.PathLike) -> np.ndarray:
+    """A read-only memory map of the array in a .npy file, its header checked first (ValueError otherwise).
+
+    Nothing is read into memory: rows are paged in from the file when they
+    are used. An array without data (a zero in its shape) comes back as an
+    empty in-memory array, since an empty map cannot be made.
+    """
+    try:
+        with open(path, "rb") as fh:
+            return _map(path, fh, 0, os.fstat(fh.fileno()).st_size)
+    except (ValueError, *_ZIP_ERRORS) as exc:
+        raise ValueError(_reason(exc)) from None
+
+
+def open_npz_member(path: str | os.PathLike, name: str) -> np.ndarray:
+    """Array ``name`` of an .npz: a read-only memory map when the member is stored, loaded when compressed.
+
+    ``np.savez`` stores its members uncompressed, so their bytes lie in the
+    archive as they would in a .npy file and can be mapped the same way;
+    ``np.savez_compressed`` members have to be inflated into memory.
+    """
+    try:
+        size = Path(path).stat().st_size
+        with zipfile.ZipFile(path) as archive:
+            members = {_array_name(info.filename): info for info in archive.infolist()}
+            if name not in members:
+                raise ValueError(f"no array named {name!r}")
+            info = members[name]
+            if info.compress_type != zipfile.ZIP_STORED:
+                try:
+                    return _read_member(archive, info, size)
+                except (ValueError, *_ZIP_ERRORS) as exc:
+                    raise ValueError(f"array {name!r}: {_reason(exc)}") from None
+        with open(path, "rb") as fh:
+            fh.seek(info.header_offset)
+            local = fh.read(30)
+            if len(local) < 30 or local[:4] != b"PK\x03\x04":
+                raise ValueError(f"array {name!r}: its zip entry header is missing; the archive is corrupt")
+            name_len, extra_len = struct.unpack("<HH", local[26:30])
+            start = info.header_offset + 30 + name_len + extra_len
+            if info.file_size > size - start:
+                raise ValueError(f"array {name!r}: the zip directory claims {info.file_size} bytes but the "
+                                 "archive ends first; the archive is corrupt")
+            try:
+                return _map(path, fh, start, start + info.file_size)
+            except ValueError as exc:
+                raise ValueError(f"array {name!r}: {_reason(exc)}") from None
+    except _ZIP_ERRORS as exc:
+        raise ValueError(_reason(exc)) from None
+
+
+def _map(path: str | os.PathLike, fh: BinaryIO, start: int, end: int) -> np.ndarray:
+    """Memory map of the .npy stored in bytes [start, end) of the open file ``fh``."""
+    fh.seek(start)
+    shape, dtype, fortran = _checked_header(fh, end)
+    if math.prod(shape) == 0:
+        return np.empty(shape, dtype=dtype)
+    return np.memmap(path, dtype=dtype, mode="r", offset=fh.tell(), shape=shape, order="F" if fortran else "C")
 
 
 def load_npy(path: str | os.PathLike) -> np.ndarray:
@@ -130,4 +197,4 @@ def _reason(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-__all__ = ["check_header", "load_npy", "npz_names", "load_npz", "MAX_DEFLATE_RATIO"]
+__all__ = ["check_header", "load_npy", "open_npy", "npz_names", "load_npz", "open_npz_member", "MAX_DEFLATE_RATIO"]

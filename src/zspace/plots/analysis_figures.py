@@ -122,8 +122,11 @@ def pca_figures(result: PcaResult, labels: np.ndarray | None = None) -> dict[str
     return figs
 
 
-def plane_figure(view: PlaneView, labels: np.ndarray | None = None) -> Figure:
-    """A plane view: the whole cloud, then each zoom square with its point count."""
+def plane_figure(view: PlaneView, labels: np.ndarray | None = None, n_total: int | None = None) -> Figure:
+    """A plane view: the whole cloud, then each zoom square with its point count (counts over all n_total points).
+
+    ``labels`` are per input row (N,); the view's shown points are rows ``view.rows``.
+    """
     panels = 1 + len(view.half_widths)
     cols = min(3, panels)
     rows = -(-panels // cols)
@@ -131,8 +134,12 @@ def plane_figure(view: PlaneView, labels: np.ndarray | None = None) -> Figure:
     unit = "PC" if view.kind == "pca" else "axis "
     xlabel, ylabel = f"{unit}{view.first}", f"{unit}{view.second}"
     ax = fig.add_subplot(rows, cols, 1)
+    labels = labels[view.rows] if labels is not None else None
     _scatter(ax, view.points, labels)
-    ax.set_title(f"all {len(view.points)} points", fontsize=9)
+    shown = len(view.points)
+    n_total = n_total or shown
+    ax.set_title(f"all {shown} points" if shown == n_total else f"{shown} of {n_total} points (seeded sample)",
+                 fontsize=9)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     reach = np.abs(view.points).max(axis=1)
@@ -143,7 +150,7 @@ def plane_figure(view: PlaneView, labels: np.ndarray | None = None) -> Figure:
         ax.set_xlim(-h, h)
         ax.set_ylim(-h, h)
         ax.set_aspect("equal")
-        ax.set_title(f"[-{h:g}, {h:g}]^2: {count} points", fontsize=9)
+        ax.set_title(f"[-{h:g}, {h:g}]^2: {count} points" + ("" if shown == n_total else " of all"), fontsize=9)
         ax.set_xlabel(xlabel)
     fig.suptitle(f"{xlabel} vs {ylabel}")
     return fig
@@ -151,7 +158,7 @@ def plane_figure(view: PlaneView, labels: np.ndarray | None = None) -> Figure:
 
 def plane_figures(result: PlanesResult, labels: np.ndarray | None = None) -> dict[str, Figure]:
     """One figure per plane view."""
-    return {f"plane_{v.name}": plane_figure(v, labels) for v in result.views}
+    return {f"plane_{v.name}": plane_figure(v, labels, result.n_points) for v in result.views}
 
 
 def scatter2d_figure(result: Scatter2dResult) -> Figure:
