@@ -8,6 +8,8 @@ import tracemalloc
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zspace.analysis import load_latents, run_battery
 from zspace.analysis.axes import axis_density
@@ -62,6 +64,24 @@ def test_row_store_restricted_to_kept_rows():
         store[np.array([420])]
     with pytest.raises(TypeError, match="read by rows"):
         store[:, 0]
+
+
+@settings(max_examples=150, deadline=None)
+@given(sizes=st.lists(st.integers(0, 40), min_size=1, max_size=5), data=st.data())
+def test_row_store_equals_numpy_for_any_parts_kept_rows_and_reads(sizes, data):
+    total = sum(sizes)
+    z = np.arange(total * 3, dtype=np.float64).reshape(total, 3) * 0.5
+    parts = np.split(z, np.cumsum(sizes)[:-1])
+    keep = np.flatnonzero(np.array(data.draw(st.lists(st.booleans(), min_size=total, max_size=total)), bool))
+    store, reference = RowStore(parts).select(keep), z[keep].astype(np.float32)
+    n = len(reference)
+    start = data.draw(st.integers(-n - 2, n + 2))
+    stop = data.draw(st.integers(-n - 2, n + 2))
+    step = data.draw(st.sampled_from([None, 1, 2, 5]))
+    np.testing.assert_array_equal(store[start:stop:step], reference[start:stop:step])
+    if n:
+        index = np.array(data.draw(st.lists(st.integers(-n, n - 1), max_size=30)), dtype=np.int64)
+        np.testing.assert_array_equal(store[index], reference[index])
 
 
 # -- exact streaming quantiles -------------------------------------------------------------------
