@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fnmatch
 import json
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, Iterator
@@ -89,11 +91,90 @@ def reporting_write_errors(path: str | os.PathLike) -> Iterator[None]:
 
 
 def _temporary_prefix(path: Path) -> str:
-    # "." + the name, cut so that a target name of up to 255 bytes still leaves room for the random part
-    name = path.name
+    # "." + the name + "." + the writer's process id + "-", then the random part: the name is cut so that a
+    # target name of up to 255 bytes still leaves room for the rest; the process id tells
+    # remove_stale_temporaries whether the writer is still alive
+    return f".{_temporary_stem(path.name)}.{os.getpid()}-"
+
+
+def _temporary_stem(name: str) -> str:
     while len(name.encode("utf-8", "surrogateescape")) > 200:
         name = name[:-1]
-    return f".{name}."
+    return name
+
+
+#: what follows ".NAME." in the name of a temporary of NAME: atomic_path's and atomic_dir's temporaries
+#: ("PID-RANDOM.tmp[.suffix]", or "RANDOM.tmp[.suffix]" from zspace versions before the process id),
+#: atomic_dir's replaced directory ("old-PID") and a directory renamed to be deleted ("deleting")
+_TEMPORARY_REST = re.compile(r"(?:(?P<pid>\d+)-[a-z0-9_]+|[a-z0-9_]{8})\.tmp(?:\.[^.]*)?|old-(?P<old>\d+)|deleting")
+
+
+def remove_stale_temporaries(path: str | os.PathLike, *, pattern: bool = False) -> list[Path]:
+    """Delete the temporaries that killed writers of ``path`` left next to it; return them.
+
+    With ``pattern``, the name of ``path`` is a glob pattern of names
+    (``checkpoints/epoch_*``). A temporary of a target NAME is what
+    :func:`atomic_path` and :func:`atomic_dir` leave when SIGKILL stops them
+    (``.NAME.PID-RANDOM.tmp``, ``.NAME.old-PID``), or ``.NAME.deleting``. One
+    whose process ``PID`` is still alive is kept: that process may be writing
+    the same target right now. A temporary named without a process id (older
+    zspace versions, ``.deleting``) is deleted. Process ids are those of this
+    machine: two machines writing one target in a shared folder at once must
+    not call this.
+    """
+    path = Path(path)
+    removed = []
+    try:
+        entries = list(path.parent.iterdir())
+    except OSError:  # no folder (nothing to remove) or an unreadable one (nothing we could remove)
+        return removed
+    for entry in entries:
+        owner = _temporary_owner(entry.name, path.name, pattern)
+        if owner is False or (owner is not None and _process_alive(owner)):
+            continue
+        with contextlib.suppress(OSError):  # a read-only folder: leave it, the write that follows will say why
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry)
+            else:
+                entry.unlink()
+            removed.append(entry)
+    return removed
+
+
+def _temporary_owner(name: str, target: str, pattern: bool) -> int | None | bool:
+    """The process id in ``name`` if it is a temporary of ``target`` (a glob pattern with ``pattern``), None when
+    that temporary names no process, False when ``name`` is no temporary of ``target``."""
+    if not name.startswith("."):
+        return False
+    for cut in range(len(name) - 1, 1, -1):  # ".NAME.REST": try every dot as the one after NAME
+        if name[cut] != ".":
+            continue
+        rest = _TEMPORARY_REST.fullmatch(name, cut + 1)
+        stem = name[1:cut]
+        if rest is None or not (fnmatch.fnmatchcase(stem, target) if pattern else stem == _temporary_stem(target)):
+            continue
+        pid = rest.group("pid") or rest.group("old")
+        return None if pid is None else int(pid)
+    return False
+
+
+def _process_alive(pid: int) -> bool:
+    """Whether process ``pid`` of this machine is running (True when that cannot be told)."""
+    if pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    if os.name == "nt":  # os.kill(pid, 0) would end the process there; keep what cannot be checked
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OverflowError, ValueError):  # not a process id this system can have
+        return False
+    except OSError:  # PermissionError: it exists, and belongs to another user
+        return True
+    return True
 
 
 def _current_umask() -> int:
@@ -211,6 +292,28 @@ def save_npz(path: str | os.PathLike, **arrays: np.ndarray) -> Path:
     return Path(path)
 
 
+def new_npy_memmap(path: str | os.PathLike, shape: tuple[int, ...], dtype: Any = np.float32) -> np.memmap:
+    """A new .npy file of ``shape`` and ``dtype`` at ``path``, open as a writable memory map (zeros until written).
+
+    Not atomic by itself: create it inside a directory that :func:`atomic_dir`
+    is building, whose rename makes the finished file appear (``atomic_dir``
+    also flushes it to disk). Its disk space is reserved here, so a full disk
+    is a :class:`WriteError` now rather than a SIGBUS when a row is written
+    through the map later (where the file system can reserve space).
+    """
+    path = Path(path)
+    with reporting_write_errors(path):
+        array = np.lib.format.open_memmap(path, mode="w+", dtype=np.dtype(dtype), shape=tuple(shape))
+        if hasattr(os, "posix_fallocate"):
+            with open(path, "rb+") as fh:
+                try:
+                    os.posix_fallocate(fh.fileno(), 0, os.fstat(fh.fileno()).st_size)
+                except OSError as exc:
+                    if exc.errno not in (errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS):  # cannot reserve: go on
+                        raise
+        return array
+
+
 def refuse_overwrite(path: str | os.PathLike, what: str, flag: str = "--force") -> None:
     """Raise a ZspaceError if ``path`` exists, telling the user how to proceed."""
     if Path(path).exists():
@@ -225,8 +328,6 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     together or not at all. An existing ``path`` is moved aside first and
     deleted only after the new directory is in place.
     """
-    import shutil
-
     path = Path(path)
     with reporting_write_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -270,12 +270,9 @@ def remove_stale_temporaries(checkpoints_dir: Path) -> list[Path]:
 
     Call only where no other process writes to ``checkpoints_dir``.
     """
-    removed = []
-    for stale in Path(checkpoints_dir).glob(".*"):
-        if stale.name.startswith((".epoch_", ".latest.json.")):
-            shutil.rmtree(stale, ignore_errors=True) if stale.is_dir() else stale.unlink(missing_ok=True)
-            removed.append(stale)
-    return removed
+    checkpoints_dir = Path(checkpoints_dir)
+    return (io.remove_stale_temporaries(checkpoints_dir / "epoch_*", pattern=True)
+            + io.remove_stale_temporaries(checkpoints_dir / "latest.json"))
 
 
 def prune_checkpoints(checkpoints_dir: Path, keep_every: int, keep: set[int]) -> None:

@@ -93,10 +93,10 @@ def factor_input(source: str | Path, epoch: int | None = None, device: str = "au
     """
     path = Path(source)
     run = None
-    if path.is_dir():
+    if path.is_dir() and not (path / "z.npy").exists():  # a run directory; a Z directory holds z.npy
         if not config_path(path).exists():
-            raise ZspaceError(f"{path} is a folder but not a zspace run (no config.json); give a run directory or a "
-                              f"Z file written by zspace encode")
+            raise ZspaceError(f"{path} is a folder but neither a zspace run (no config.json) nor a Z directory "
+                              "(no z.npy); give a run directory, or a Z file or directory written by zspace encode")
         run = open_run(path)
         store = training_store(run, epoch, device)
     else:
