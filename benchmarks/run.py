@@ -56,6 +56,15 @@ SECTIONS: dict[str, tuple[str, str, list[str], list[str]]] = {
         "Baselines in the same run: scikit-learn MiniBatchKMeans (inertia curve) and TSNE (t-SNE maps).",
         ["bench_analysis.py", "--n", "170000", "--d", "256"],
         ["bench_analysis.py", "--n", "3000", "--d", "16", "--tsne-n", "500", "--scaling-n", "1000,3000"]),
+    "scale": (
+        "Analysis battery from 10k to 10M x 256 read through a memory map (bench_scale.py, issue "
+        "\"latent sets larger than memory\")",
+        "Baseline in the same run: the code before the issue (commit 7c915b7, which loads the whole .npy) at 170k "
+        "on the same file. Each N in a fresh process; time and peak memory (RssAnon: without the map's pages) per "
+        "analysis and their growth exponents. Targets: 10M in <= 20 min on 2 cores with peak RssAnon <= 1.5 GB; "
+        "170k no slower than the baseline.",
+        ["bench_scale.py", "--sizes", "10000,170000,1000000,10000000", "--d", "256", "--baseline-commit", "7c915b7"],
+        ["bench_scale.py", "--sizes", "2000", "--d", "16"]),
     "factors": (
         "Which axes encode which factors: MI, MIG, SAP, DCI at 170k x 256 with 40 attributes (bench_factors.py)",
         "Baseline in the same run: plain disentanglement_lib-style code (mutual_info_score loops, LinearSVC per "
