@@ -65,8 +65,11 @@ def timed(section):
     return wrapper
 
 
-def latent_like(n: int, d: int, seed: int = 0, chunk: int = 20000) -> np.ndarray:
-    """An (n, d) float32 cloud shaped like AE latents, built chunk by chunk (no float64 copy)."""
+def latent_like(n: int, d: int, seed: int = 0, chunk: int = 20000, out: np.ndarray | None = None) -> np.ndarray:
+    """An (n, d) float32 cloud shaped like AE latents, built chunk by chunk (no float64 copy).
+
+    ``out``: an (n, d) float32 array to fill (e.g. a memory map of an .npy, for n beyond memory); default a new one.
+    """
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((40, d)).astype(np.float32) * 1.5
     widths = rng.uniform(0.5, 2.0, size=d).astype(np.float32)
@@ -75,7 +78,7 @@ def latent_like(n: int, d: int, seed: int = 0, chunk: int = 20000) -> np.ndarray
     for axis, c, w in ((52, 5.0, 4.0), (130, -2.0, 4.5), (200, 0.5, 5.5)):
         if axis < d:
             shift[axis], scale[axis] = c, w
-    z = np.empty((n, d), dtype=np.float32)
+    z = np.empty((n, d), dtype=np.float32) if out is None else out
     for start in range(0, n, chunk):
         m = min(chunk, n - start)
         which = rng.integers(0, 40, size=m)

@@ -1,4 +1,10 @@
-"""The demo: train an AE, a VAE and a tiny-KL VAE, encode, analyse, write the report.
+"""The demo: train an AE, a VAE and a tiny-KL VAE, ask each the open question, analyse, write the report.
+
+Stages per model: train; the question (``zspace question``: fitted samplers
+beside N(0, I) and uniform, scored against held-out images with the
+reconstruction floor and the ceiling, void shares, intrinsic dimension, path
+profiles; ``RUN_DIR/question.json``); the report's assets. Then the report,
+which opens with the answer, and ``summary.json``, which carries it.
 
 Data: Fashion-MNIST when it is on disk (Debian package ``dataset-fashion-mnist``
 or $ZSPACE_DATA), else the built-in ``shapes`` set, so the demo never
@@ -10,6 +16,7 @@ reuses finished work.
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +30,8 @@ from zspace.models import ModelConfig
 from zspace.pipeline.run import open_run
 from zspace.pipeline.train import TrainConfig, resume, train
 from zspace.report import ReportConfig, build_report, load_assets, prepare_run
+from zspace.science.quality.features import FeatureNetConfig
+from zspace.science.question import answer_json, answer_run, finding
 
 log = get_logger(__name__)
 
@@ -64,6 +73,11 @@ class DemoConfig(Config):
     tsne_iterations: int = 1000
     pca_tsne_components: tuple[int, ...] = (2, 4, 10)
     samplers: tuple[str, ...] = ("normal", "uniform:2", "uniform:10")
+    question_samplers: tuple[str, ...] = ("normal", "uniform:2", "diag-gauss", "full-gauss", "gmm:10", "flow")
+    question_n: int = 2000
+    question_reference: int = 2000
+    question_paths: int = 16
+    feature_images: int = 30000
     models: list[DemoModel] = field(default_factory=lambda: [
         DemoModel("ae", "ae"), DemoModel("vae", "vae", 1.0), DemoModel("vae_tiny_kl", "vae", 1e-5)])
 
@@ -71,8 +85,8 @@ class DemoConfig(Config):
     def quick(cls, **overrides: Any) -> "DemoConfig":
         """A demo of a few minutes: fewer images and epochs, small t-SNE maps."""
         return cls(**{"epochs": 2, "n_train": 2000, "n_val": 300, "n_encode": 1500, "tsne_n": 800,
-                      "tsne_iterations": 300,
-                      "pca_tsne_components": (2,), **overrides})
+                      "tsne_iterations": 300, "pca_tsne_components": (2,), "question_n": 500,
+                      "question_reference": 500, "question_paths": 8, "feature_images": 5000, **overrides})
 
     def report_config(self) -> ReportConfig:
         """The report settings of the demo; ``seed`` is the demo's own."""
@@ -95,6 +109,22 @@ def _train_stage(model: DemoModel, config: DemoConfig, data: str, run_dir: Path)
           ModelConfig(kind=model.kind, z_dim=config.z_dim, filters=config.filters), run_dir)
 
 
+def _question_stage(config: DemoConfig, run_dir: Path) -> dict[str, Any]:
+    """``RUN_DIR/question.json`` for the run's latest epoch and the demo's samplers: reused, or asked now."""
+    run = open_run(run_dir)
+    path = run_dir / "question.json"
+    if path.exists():
+        answer = json.loads(path.read_text())
+        if (answer.get("epoch") == run.latest_epoch()
+                and [r["sampler"] for r in answer.get("rows", [])] == list(config.question_samplers)
+                and all(r["n"] == config.question_n for r in answer["rows"])):
+            return answer
+    return answer_json(answer_run(run, samplers=config.question_samplers, n=config.question_n, seed=config.seed,
+                                  device=config.device, n_reference=config.question_reference,
+                                  n_paths=config.question_paths,
+                                  feature_config=FeatureNetConfig(max_train_images=config.feature_images)))
+
+
 def run_demo(out: str | Path, config: DemoConfig | None = None) -> dict[str, Any]:
     """Run every stage into ``out``; write ``out/report.html`` and ``out/summary.json``; return the summary."""
     config = config or DemoConfig()
@@ -107,6 +137,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> dict[str, Any
         run_dir = out / model.name
         log.info(f"demo: {model.name} ({model.kind}, fact {model.fact:g}) on {data}")
         _train_stage(model, config, data, run_dir)
+        answer = _question_stage(config, run_dir)
         prepare_run(run_dir, report_config)
         run_dirs.append(run_dir)
         assets = load_assets(open_run(run_dir))
@@ -118,6 +149,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> dict[str, Any
             "radius_w1_to_chi": headlines["radius"]["wasserstein1_to_chi"],
             "elbow_k": headlines["inertia"]["elbow_k"],
             "active_units": headlines.get("vae", {}).get("active_units"),
+            "answer": finding(answer, model.name),
         }
     summary["report"] = str(build_report(run_dirs, out / "report.html", config.samplers,
                                          title=f"zspace demo on {data}"))
@@ -125,8 +157,34 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> dict[str, Any
     return summary
 
 
+def answer_table(summary: dict[str, Any]) -> list[list[str]]:
+    """Rows (header first) of models x samplers: FD as a multiple of the model's floor, with the void share."""
+    answers = {name: m["answer"] for name, m in summary["models"].items() if m.get("answer")}
+    samplers = list(dict.fromkeys(r["sampler"] for a in answers.values() for r in a["rows"]))
+    rows = [["model", *samplers]]
+    for name, a in answers.items():
+        cells = {r["sampler"]: f"{r['x_floor']:.2f}x ({r['void_share']:.2f})" for r in a["rows"]}
+        rows.append([name, *(cells.get(s, "-") for s in samplers)])
+    return rows
+
+
+def findings_markdown(summary: dict[str, Any]) -> str:
+    """README's "What we found": the answer of a demo's summary.json as markdown (scripts/what_we_found.py)."""
+    config = summary["config"]
+    rows = answer_table(summary)
+    lines = [f"The full demo (`make demo`) on {summary['data']}: {config['epochs']} epochs on "
+             f"{config['n_train']} training images, z_dim {config['z_dim']}; each sampler decodes "
+             f"{config['question_n']} random points, scored against {config['question_reference']} held-out images. "
+             "Cells: FD as a multiple of the model's reconstruction floor (1x = as good as its own reconstructions), "
+             "and in brackets the share of the points that fall in voids of the encoded training set.", "",
+             "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(row) + " |" for row in rows[1:]]
+    lines += [""] + [f"- {m['answer']['sentence']}" for m in summary["models"].values() if m.get("answer")]
+    return "\n".join(lines)
+
+
 def format_summary(summary: dict[str, Any]) -> str:
-    """A small text table of the demo's headline numbers."""
+    """A small text table of the demo's headline numbers, then the answer (sentences and table)."""
     lines = [f"data: {summary['data']}",
              f"{'model':<13}{'epochs':>7}{'val reco':>10}{'val kl':>9}{'R peak':>8}{'W1 to chi':>11}"
              f"{'elbow k':>9}{'active':>8}"]
@@ -134,4 +192,11 @@ def format_summary(summary: dict[str, Any]) -> str:
         active = "-" if m["active_units"] is None else str(m["active_units"])
         lines.append(f"{name:<13}{m['epochs']:>7}{m['val_loss']['reco']:>10.2f}{m['val_loss']['kl']:>9.2f}"
                      f"{m['radius_peak']:>8.2f}{m['radius_w1_to_chi']:>11.2f}{m['elbow_k']:>9}{active:>8}")
+    rows = answer_table(summary)
+    if len(rows) > 1:
+        widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        lines += ["", "answer: FD / reconstruction floor (void share) of points drawn by each sampler"]
+        lines += ["  ".join(cell.rjust(w) if i else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths)))
+                  for row in rows]
+        lines += [m["answer"]["sentence"] for m in summary["models"].values() if m.get("answer")]
     return "\n".join(lines)

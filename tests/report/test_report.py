@@ -15,6 +15,7 @@ from zspace.pipeline.zstore import load_zstore
 from zspace.report import build_report, prepare_run
 from zspace.report.figures import scatter
 from zspace.report.html import Page, script_json
+from zspace.science.latents import fitted_sampler
 
 HOSTILE = "<script>alert(1)</script>"
 
@@ -120,18 +121,85 @@ def test_report_command_end_to_end(prepared_runs, tmp_path, capsys, monkeypatch,
     assert "one name per RUN_DIR" in capsys.readouterr().err
 
 
-def test_report_shows_the_open_question_table(prepared_runs, tmp_path):
-    run_dir = tmp_path / "ae"
-    shutil.copytree(prepared_runs[0], run_dir)
+def question_json(**changes) -> dict:
     quality = {"fd": 4.0, "precision": 0.7, "recall": 0.6}
-    answer = {"floor": quality, "ceiling": {"fd": 160.0, "precision": 0.6, "recall": 0.0},
+    answer = {"label": "ae", "kind": "ae", "fact": None, "epoch": 1,
+              "floor": quality, "ceiling": {"fd": 160.0, "precision": 0.6, "recall": 0.0},
               "rows": [{"sampler": "normal", "fd": 420.0, "fd_over_floor": 105.0, "precision": 0.01, "recall": 0.0,
                         "void_share": 1.0},
                        {"sampler": "gmm:10", "fd": 5.5, "fd_over_floor": 1.375, "precision": 0.5, "recall": 0.4,
                         "void_share": 0.05}],
               "intrinsic_dim": {"twonn": 9.1, "mle": 8.2}, "active_units": None, "void_threshold": 0.8,
-              "sentence": "gmm:10 comes closest <to the floor>"}
-    (run_dir / "question.json").write_text(json.dumps(answer))
+              "sentence": "gmm:10 comes closest <to the floor>",
+              "paths": {"profiles": [{"kind": "encoded", "n_paths": 2, "t": [0, 0.5, 1], "void_distance": [0, 1.5, 0],
+                                      "realism": [1.2, 0.4, 1.2], "inside_share": [1, 0, 1], "worst_t": 0.5,
+                                      "drop": 0.8}]}}
+    answer.update(changes)
+    return answer
+
+
+@pytest.fixture(scope="module")
+def answered_report(prepared_runs, tmp_path_factory, fast_report_config):
+    """Both runs with a question.json (the VAE's best fitted sampler: full-gauss), prepared and reported."""
+    root = tmp_path_factory.mktemp("answered")
+    runs = []
+    for source, answer in zip(prepared_runs, (question_json(), question_json(
+            label="vae", kind="vae", fact=1.0, rows=[
+                {"sampler": "normal", "fd": 8.0, "fd_over_floor": 2.0, "precision": 0.4, "recall": 0.3,
+                 "void_share": 0.2},
+                {"sampler": "full-gauss", "fd": 6.0, "fd_over_floor": 1.5, "precision": 0.5, "recall": 0.4,
+                 "void_share": 0.1}]))):
+        run_dir = root / source.name
+        shutil.copytree(source, run_dir)
+        (run_dir / "question.json").write_text(json.dumps(answer))
+        for row in answer["rows"]:  # zspace question fits and saves them; the grids decode their draws
+            fitted_sampler(run_dir, row["sampler"], device="cpu")
+        prepare_run(run_dir, fast_report_config)  # adds the grids of the best fitted samplers
+        runs.append(run_dir)
+    return build_report(runs, root / "answered.html", ("normal",), names=["ae", "vae"])
+
+
+def test_the_answer_comes_first_with_a_row_per_model(answered_report, prepared_runs):
+    text = answered_report.read_text()
+    answer = text[text.index("Answer: do random points decode badly"):text.index("AE vs VAE side by side")]
+    assert "Answer: do random points" in text[:text.index("Run ")]  # before every other section
+    rows = re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td>(.*?)</tr>", answer[answer.index('class="answer"'):])
+    assert [(isolate_free(name), floor) for name, floor, _ in rows] == [("ae", "4"), ("vae", "4")]
+    assert "1.38x · void 0.05 · P 0.50 R 0.40 (best)" in rows[0][2] and "105.00x · void 1.00" in rows[0][2]
+    assert "1.50x · void 0.10 · P 0.50 R 0.40 (best)" in rows[1][2]
+    assert "gmm:10 decodes within 1.38x of the reconstruction floor (5% of its points in voids)" in answer
+    assert "N(0, I) does 76.4x worse: 105.00x the floor" in answer
+    assert "full-gauss decodes within 1.50x" in answer and "N(0, I) does about as well" not in answer
+    # the picture row: each model's N(0, I) and best fitted sampler, then real test images
+    pictures = answer[answer.index("answer-pictures"):]
+    assert pictures.count("data:image/png;base64,") == 5
+    for title in ("+ N(0, I) — 105.00x", "+ gmm:10, the best fitted sampler — 1.38x", "+ full-gauss, the best fitted",
+                  "real test images"):
+        assert title in pictures
+    for run_dir, sampler in zip(prepared_runs, ("gmm10", "full-gauss")):
+        assert (answered_report.parent / run_dir.name / f"generated_{sampler}.png").exists()
+    # the run's own question block draws its path profiles
+    assert "realism along paths" in text and "void distance along paths" in text
+
+
+def isolate_free(text: str) -> str:
+    return text.replace("\u2068", "").replace("\u2069", "")
+
+
+def test_the_answer_section_draws_in_a_real_browser(answered_report, chromium):
+    dom = chromium("--dump-dom", answered_report.as_uri()).stdout
+    match = re.search(r'data-zspace-status="([^"]*)"', dom)
+    assert match, "the page's scripts did not finish"
+    status = json.loads(match.group(1).replace("&quot;", '"'))
+    assert status["errors"] == []
+    assert status["answer_rows"] == 2 and status["answer_images_drawn"] == 5
+    assert status["images_drawn"] == status["images"] > 5
+
+
+def test_report_shows_the_open_question_table(prepared_runs, tmp_path):
+    run_dir = tmp_path / "ae"
+    shutil.copytree(prepared_runs[0], run_dir)
+    (run_dir / "question.json").write_text(json.dumps(question_json()))
     out = build_report([run_dir, prepared_runs[1]], tmp_path / "q.html", ("normal",))
     text = out.read_text()
     assert "The open question" in text

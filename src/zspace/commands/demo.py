@@ -9,10 +9,13 @@ from zspace.demo import DemoConfig, format_summary, run_demo
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("demo", help="train AE, VAE and tiny-KL VAE, analyse them, write an HTML report",
+    p = sub.add_parser("demo", help="train AE, VAE and tiny-KL VAE, answer the open question, write an HTML report",
                        description="On Fashion-MNIST when installed, else the built-in shapes set: train an AE, a "
-                                   "VAE and a tiny-KL VAE, encode the test split, run the analysis battery and write "
-                                   "OUT/report.html. Finished stages are reused when run again.")
+                                   "VAE and a tiny-KL VAE; ask each the open question (do random points decode "
+                                   "badly, and do voids explain it: fitted samplers beside N(0, I) and uniform, "
+                                   "scored against held-out images); encode the test split, run the analysis "
+                                   "battery and write OUT/report.html, which opens with the answer, and "
+                                   "OUT/summary.json. Finished stages are reused when run again.")
     p.add_argument("--out", default="demo-out", help="output directory (default: %(default)s)")
     p.add_argument("--data", default=None, help="data spec (default: fashion-mnist if installed, else shapes)")
     p.add_argument("--quick", action="store_true", help="fewer images, epochs and t-SNE points (a few minutes)")

@@ -6,7 +6,9 @@
     analysis/analysis.json     the battery's numbers, analysis/*.png its figures
     analysis/scatter.npz       2-D points of every t-SNE map and plane view, with row indices
     reconstruction.png         test images above their reconstructions
-    generated_<sampler>.png    decoded random points, one grid per sampler
+    generated_<sampler>.png    decoded random points, one grid per sampler (and, when the run has a
+                               question.json, one for N(0, I) and one for its best fitted sampler)
+    real_test.png              test images, the reference the generated grids are judged against
     assets.json                the checkpoint epoch and settings these files were made with
 
 When the run has trained further, or the settings differ, since
@@ -43,10 +45,15 @@ from zspace.pipeline.zstore import ZStore, load_zstore
 from zspace.plots.analysis_figures import draw as draw_analysis
 from zspace.plots.grids import save_grid, save_reconstruction_grid
 from zspace.science.generation import generate
+from zspace.science.question import finding
 
 log = get_logger(__name__)
 
 SCATTER_FILE = "scatter.npz"
+#: the grid of real test images shown beside the generated ones
+REAL_GRID = "real_test.png"
+#: the answer of ``zspace question`` for a run, when it was asked
+QUESTION_FILE = "question.json"
 #: version of the files prepare_run writes; a run prepared with another one is prepared again
 ASSETS_LAYOUT = 2
 #: points per t-SNE map (of z and of the leading PCA components) in a report
@@ -146,19 +153,40 @@ def prepare_run(run: Run | str | Path, config: ReportConfig | None = None) -> Ru
     if not (root / "reconstruction.png").exists():
         originals, recos = reconstruct(run, n=config.n_reconstructed, seed=config.seed, device=config.device)
         save_reconstruction_grid(originals, recos, root / "reconstruction.png")
-    for sampler in config.samplers:
+    for sampler in (*config.samplers, *answer_samplers(root)):
         path = root / grid_name(sampler)
         if not path.exists():
             _, images = generate(run, sampler, n=config.n_generated, seed=config.seed, device=config.device)
             save_grid(images, path, ncols=6)
+    if not (root / REAL_GRID).exists():
+        test = run.data_split("test").images
+        save_grid(np.asarray(test[seeded_subsample(len(test), config.n_generated, config.seed)]), root / REAL_GRID,
+                  ncols=6)
     if not fresh:
         io.write_json(stamp_path, stamp)
     return run
 
 
+def question_answer(root: Path) -> dict[str, Any] | None:
+    """``RUN_DIR/question.json`` written by ``zspace question`` (or the demo), when present."""
+    path = root / QUESTION_FILE
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def answer_samplers(root: Path) -> tuple[str, ...]:
+    """The samplers the Answer section shows for a run: N(0, I) and its best fitted one (none without a question)."""
+    answer = question_answer(root)
+    if answer is None:
+        return ()
+    best = finding(answer)["best"]["sampler"]
+    return tuple(dict.fromkeys(("normal", best)))
+
+
 def _remove_assets(root: Path, config: ReportConfig) -> None:
-    for name in ("assets.json", "z_test.npz", "reconstruction.png", *(grid_name(s) for s in config.samplers)):
+    for name in ("assets.json", "z_test.npz", "reconstruction.png", REAL_GRID):
         (root / name).unlink(missing_ok=True)
+    for grid in root.glob("generated_*.png"):
+        grid.unlink(missing_ok=True)
     shutil.rmtree(root / "analysis", ignore_errors=True)
 
 

@@ -1,6 +1,11 @@
 """Assemble one self-contained HTML report from prepared runs (see :mod:`zspace.report.assets`).
 
-Sections: a side-by-side comparison when there are several runs (SPEC 4.10:
+Sections: first the Answer to the open question, when the runs were asked it
+(``RUN_DIR/question.json`` from ``zspace question`` or the demo): a table of
+models x samplers (FD as a multiple of each model's reconstruction floor, void
+share, precision/recall), one generated sentence per model and a row of
+pictures (each model's N(0, I) and best fitted sampler beside real test
+images). Then a side-by-side comparison when there are several runs (SPEC 4.10:
 losses, radius and inertia curves, t-SNE, variational statistics, generated
 images in aligned columns), then one section per run: configuration,
 parameter counts, loss curves, reconstructions, generated grids, and every
@@ -21,9 +26,9 @@ from zspace.core.errors import require
 from zspace.models import build_model, summarize
 from zspace.pipeline.run import open_run
 from zspace.report import figures
-from zspace.report.assets import RunAssets, grid_name, load_assets
+from zspace.report.assets import REAL_GRID, RunAssets, answer_samplers, grid_name, load_assets, question_answer
 from zspace.report.html import Page, bidi, dict_table, esc, isolate, png, table
-from zspace.science.question import table_rows
+from zspace.science.question import finding, table_rows
 
 #: lists longer than this are summarised in tables (count, first, last, min, max)
 _LONG_LIST = 12
@@ -159,7 +164,7 @@ def _comparison(page: Page, runs: list[RunAssets], samplers: Sequence[str]) -> N
     if stats_rows:
         page.add("<h3>Variational statistics</h3>" + table(stats_rows, ["statistic", *names]))
 
-    answers = {n: _question(a.run.root) for n, a in zip(names, runs)}
+    answers = {n: question_answer(a.run.root) for n, a in zip(names, runs)}
     if any(answers.values()):
         samplers_seen = list(dict.fromkeys(r["sampler"] for ans in answers.values() if ans for r in ans["rows"]))
         rows = []
@@ -186,10 +191,36 @@ def _comparison(page: Page, runs: list[RunAssets], samplers: Sequence[str]) -> N
     page.add('<h3>Generated from random points</h3><div class="cols">' + "".join(cols) + "</div>")
 
 
-def _question(run_root: Path) -> dict[str, Any] | None:
-    """``RUN_DIR/question.json`` written by ``zspace question``, when present."""
-    path = run_root / "question.json"
-    return json.loads(path.read_text()) if path.exists() else None
+def _answer(page: Page, runs: list[RunAssets]) -> None:
+    """The finding first: models x samplers table, one sentence per model, the picture row."""
+    found = [(a, finding(answer, isolate(_run_name(a)))) for a in runs if (answer := question_answer(a.run.root))]
+    if not found:
+        return
+    page.heading("Answer: do random points decode badly, and why?", anchor="answer")
+    page.add('<p class="note">FD of images decoded from 2,000-odd random points of each sampler, as a multiple of '
+             "the model's reconstruction floor (FD of its own reconstructions of test images; 1x is as good as this "
+             "decoder gets); void share: the part of those points farther from every encoded training point than "
+             "nearly all training points are from each other; P / R: k-NN precision and recall against test "
+             "images.</p>")
+    page.add("".join(f"<p>{esc(f['sentence'])}</p>" for _, f in found))
+    samplers = list(dict.fromkeys(r["sampler"] for _, f in found for r in f["rows"]))
+    rows = []
+    for a, f in found:
+        cells = {r["sampler"]: f"{r['x_floor']:.2f}x · void {r['void_share']:.2f} · P {r['precision']:.2f} "
+                               f"R {r['recall']:.2f}" + (" (best)" if r is f["best"] else "")
+                 for r in f["rows"]}
+        rows.append([_run_name(a), f"{f['floor_fd']:.3g}", *(cells.get(s, "-") for s in samplers)])
+    page.add(table(rows, ["model", "floor FD", *samplers], cls="answer"))
+    pictures = []
+    for a, f in found:
+        for sampler in answer_samplers(a.run.root):
+            row = next((r for r in f["rows"] if r["sampler"] == sampler), None)
+            what = "N(0, I)" if sampler == "normal" else f"{sampler}, the best fitted sampler"
+            score = f" — {row['x_floor']:.2f}x the floor" if row else ""
+            pictures.append(_card(f"{isolate(_run_name(a))} + {what}{score}",
+                                  _image(a.run.root / grid_name(sampler), f"{_run_name(a)} {sampler}")))
+    pictures.append(_card("real test images", _image(runs[0].run.root / REAL_GRID, "real test images")))
+    page.add('<div class="cols answer-pictures">' + "".join(pictures) + "</div>")
 
 
 #: where ``zspace factors RUN_DIR`` writes by default, and where the report looks for it
@@ -231,15 +262,28 @@ def _factors_block(run_root: Path, summary: dict[str, Any]) -> str:
             + "</div>")
 
 
-def _question_block(answer: dict[str, Any]) -> str:
-    """The sampler table of the open question (SPEC 5) for one run, with its floor, ceiling and reading."""
+def _question_block(page: Page, answer: dict[str, Any], name: str) -> str:
+    """The sampler table of the open question (SPEC 5) for one run, its floor, ceiling, reading and path profiles."""
     rows = [(*row[:5], "-" if row[5] is None else row[5]) for row in table_rows(answer)]
     dim = answer["intrinsic_dim"]
     facts = {"intrinsic dimension (TwoNN)": dim["twonn"], "intrinsic dimension (MLE)": dim["mle"],
              "active units": answer["active_units"] if answer["active_units"] is not None else "n/a (AE)",
              "void threshold (z units)": answer["void_threshold"]}
-    return (table(rows, ["sampler", "FD", "x floor", "precision", "recall", "void share"]) + dict_table(facts)
-            + f"<p>{esc(answer.get('sentence', ''))}</p>")
+    block = (table(rows, ["sampler", "FD", "x floor", "precision", "recall", "void share"]) + dict_table(facts)
+             + f"<p>{esc(answer.get('sentence', ''))}</p>")
+    profiles = (answer.get("paths") or {}).get("profiles") or []
+    if profiles:
+        realism = {f"{p['kind']} paths": (p["t"], p["realism"]) for p in profiles}
+        void = {f"{p['kind']} paths": (p["t"], p["void_distance"]) for p in profiles}
+        block += ('<div class="cols">'
+                  + _card("median realism of the decoded images along straight paths (>= 1: like real images)",
+                          page.plot(figures.curves(realism, f"{isolate(name)}: realism along paths", "t",
+                                                   "median realism"), 340))
+                  + _card("distance to the nearest training code (x void threshold; > 1: in a void)",
+                          page.plot(figures.curves(void, f"{isolate(name)}: void distance along paths", "t",
+                                                   "distance / threshold"), 340))
+                  + "</div>")
+    return block
 
 
 def _run_section(page: Page, i: int, assets: RunAssets, samplers: Sequence[str]) -> None:
@@ -264,10 +308,10 @@ def _run_section(page: Page, i: int, assets: RunAssets, samplers: Sequence[str])
                      _image(run.root / "reconstruction.png", "reconstructions"))
              + _card("generated from random points", grids) + "</div>")
 
-    answer = _question(run.root)
+    answer = question_answer(run.root)
     if answer is not None:
         page.heading("The open question: samplers, sample quality, voids (zspace question)", level=3)
-        page.add(_question_block(answer))
+        page.add(_question_block(page, answer, name))
 
     factor_summary = _factors(run.root)
     if factor_summary is not None:
@@ -300,7 +344,10 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path, samplers: Sequ
     runs = [load_assets(open_run(d), name) for d, name in zip(run_dirs, names or [None] * len(run_dirs))]
     page = Page(title)
     links = " · ".join(f'<a href="#{_anchor(i)}">{bidi(_run_name(a))}</a>' for i, a in enumerate(runs))
-    page.add(f"<p>runs: {links}" + (' · <a href="#compare">side by side</a>' if len(runs) > 1 else "") + "</p>")
+    answer_link = '<a href="#answer">answer</a> · ' if any(question_answer(a.run.root) for a in runs) else ""
+    page.add(f"<p>{answer_link}runs: {links}"
+             + (' · <a href="#compare">side by side</a>' if len(runs) > 1 else "") + "</p>")
+    _answer(page, runs)
     if len(runs) > 1:
         _comparison(page, runs, samplers)
     for i, assets in enumerate(runs):

@@ -22,7 +22,9 @@ import plotly.io as pio
 
 from zspace.report.html import isolate, plotly_text
 
-_LAYOUT = dict(template="simple_white", margin=dict(l=50, r=20, t=40, b=40))
+#: the toolbar stands upright at the right edge, so it never covers a title; titles sit in the top margin
+_LAYOUT = dict(template="simple_white", margin=dict(l=50, r=40, t=60, b=40), modebar=dict(orientation="v"),
+               title=dict(x=0.02, xanchor="left", y=0.97, yanchor="top", font=dict(size=14)))
 
 
 def _as_dict(fig: go.Figure) -> dict[str, Any]:
@@ -46,9 +48,12 @@ def loss_curves(metrics: list[dict[str, Any]], title: str = "losses") -> dict[st
     for event in (r for r in metrics if r.get("event") == "divergence"):
         fig.add_vline(x=event["epoch"], line=dict(color="red", dash="dash"),
                       annotation_text=f"divergence, lr→{event['new_lr']:.2g}")
-    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title="nats / image (total, reco)",
+    fig.update_layout(**_LAYOUT)
+    fig.update_layout(title_text=title, yaxis_title="nats / image (total, reco)",
                       yaxis2=dict(title="KL (nats / image)", overlaying="y", side="right"),
-                      legend=dict(orientation="h", y=-0.25), **_LAYOUT)
+                      legend=dict(orientation="h", y=-0.25))
+    # epochs are whole numbers: ticks on them only (never "1.5")
+    fig.update_xaxes(title_text="epoch", tickmode="linear", tick0=1, dtick=max(1, -(-len(x) // 10)))
     return _as_dict(fig)
 
 
@@ -59,8 +64,9 @@ def curves(series: dict[str, tuple[Sequence[float], Sequence[float]]], title: st
     for name, (x, y) in series.items():
         fig.add_trace(go.Scatter(x=np.asarray(x, dtype=np.float32), y=np.asarray(y, dtype=np.float32),
                                  mode="lines", name=plotly_text(name)))
-    fig.update_layout(title=plotly_text(title), xaxis_title=plotly_text(x_title), yaxis_title=plotly_text(y_title),
-                      **_LAYOUT)
+    fig.update_layout(**_LAYOUT)
+    fig.update_layout(title_text=plotly_text(title), xaxis_title=plotly_text(x_title),
+                      yaxis_title=plotly_text(y_title))
     if log_y:
         fig.update_yaxes(type="log")
     return _as_dict(fig)
@@ -93,6 +99,7 @@ def scatter(points: np.ndarray, title: str, labels: np.ndarray | None = None,
         fig.add_trace(go.Scattergl(x=points[mask, 0], y=points[mask, 1], mode="markers", name=name,
                                    marker=dict(size=marker_size, opacity=0.7), customdata=custom[mask],
                                    hovertemplate=f"<b>{name}</b><br>{hover}<extra></extra>"))
-    fig.update_layout(title=plotly_text(title), xaxis_title=plotly_text(x_title), yaxis_title=plotly_text(y_title),
-                      legend=dict(itemsizing="constant"), **_LAYOUT)
+    fig.update_layout(**_LAYOUT)
+    fig.update_layout(title_text=plotly_text(title), xaxis_title=plotly_text(x_title),
+                      yaxis_title=plotly_text(y_title), legend=dict(itemsizing="constant"))
     return _as_dict(fig)

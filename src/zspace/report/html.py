@@ -145,9 +145,11 @@ class Page:
         """The complete HTML document.
 
         Once the plots in view are drawn, ``<body data-zspace-status>`` holds
-        ``{"plots": n, "drawn": m, "errors": [...]}`` (m counts plots drawn so
+        ``{"plots": n, "drawn": m, "errors": [...], "images": i, "images_drawn": j,
+        "answer_rows": r, "answer_images_drawn": k}`` (m counts plots drawn so
         far; WebGL plots are drawn as they scroll into view; errors are script
-        errors caught on the page): what the browser test reads.
+        errors caught on the page; j and k count decoded pictures, k those of
+        the Answer section; r is the rows of its table): what the browser test reads.
         """
         from plotly.offline import get_plotlyjs
 
@@ -187,8 +189,12 @@ const liveGl = [];
 function status() {
   const plots = document.querySelectorAll("div.plot");
   const drawn = [...plots].filter(d => d.querySelector(".main-svg")).length;
+  const shown = sel => [...document.querySelectorAll(sel)].filter(i => i.complete && i.naturalWidth > 0).length;
   document.body.setAttribute("data-zspace-status",
-    JSON.stringify({plots: plots.length, drawn: drawn, errors: window.zspaceErrors}));
+    JSON.stringify({plots: plots.length, drawn: drawn, errors: window.zspaceErrors,
+                    images: document.querySelectorAll("img").length, images_drawn: shown("img"),
+                    answer_rows: document.querySelectorAll("table.answer tr").length - 1,
+                    answer_images_drawn: shown(".answer-pictures img")}));
 }
 function draw(entry) {
   const [id, fig] = entry;

@@ -33,7 +33,7 @@ from zspace.science.intrinsic_dim import IntrinsicDimResult, intrinsic_dimension
 from zspace.science.latents import fitted_sampler, training_store
 from zspace.science.quality.features import FeatureNetConfig
 from zspace.science.quality.score import QualityRow, Scorer
-from zspace.science.samplers import make_sampler
+from zspace.science.samplers import SAMPLERS, make_sampler
 from zspace.science.voids import PathProfiles, VoidReference, path_profiles, void_share
 
 log = get_logger(__name__)
@@ -166,6 +166,41 @@ def reading(answer: RunAnswer) -> str:
     return "; ".join(parts) + "."
 
 
+def is_fitted(spec: str) -> bool:
+    """Whether sampler ``spec`` learns from the encoded codes (``gmm:10``: yes; ``normal``, ``uniform:2``: no)."""
+    return SAMPLERS[spec.partition(":")[0]].needs_fit
+
+
+def finding(answer: dict, label: str | None = None) -> dict:
+    """The short answer of one run, from its question.json content: what the report's Answer section shows.
+
+    ``label`` names the run in the sentence (default: the answer's own label).
+
+    Returns a dict with ``label``, ``kind``, ``fact``, ``floor_fd``, ``best`` (the fitted sampler with the lowest
+    FD, or the best of all when none is fitted), ``normal`` (N(0, I), when scored), ``rows`` (every sampler:
+    ``sampler``, ``x_floor`` = FD / floor FD, ``void_share``, ``precision``, ``recall``, in the order scored)
+    and ``sentence``, generated from these numbers.
+    """
+    rows = [{"sampler": r["sampler"], "x_floor": r["fd_over_floor"], "void_share": r["void_share"],
+             "precision": r["precision"], "recall": r["recall"]} for r in answer["rows"]]
+    fitted = [r for r in rows if is_fitted(r["sampler"])]
+    best = min(fitted or rows, key=lambda r: r["x_floor"])
+    normal = next((r for r in rows if r["sampler"] == "normal"), None)
+    label = label or answer.get("label", "run")
+    kind = answer.get("kind", "?").upper() + (f", KL weight {answer['fact']:g}" if answer.get("fact") is not None
+                                              else "")
+    sentence = (f"{label} ({kind}): {best['sampler']} decodes within {best['x_floor']:.2f}x of the "
+                f"reconstruction floor ({best['void_share']:.0%} of its points in voids)")
+    if normal is not None and normal is not best:
+        verdict = ("about as well" if normal["x_floor"] <= 1.25 * best["x_floor"] else
+                   f"{normal['x_floor'] / best['x_floor']:.1f}x worse")
+        sentence += (f"; N(0, I) does {verdict}: {normal['x_floor']:.2f}x the floor with "
+                     f"{normal['void_share']:.0%} of its points in voids")
+    return {"label": label, "kind": answer.get("kind"), "fact": answer.get("fact"),
+            "floor_fd": answer["floor"]["fd"], "best": best, "normal": normal, "rows": rows,
+            "sentence": sentence + "."}
+
+
 def answer_run(run: Run | str | Path, samplers: tuple[str, ...] = DEFAULT_SAMPLERS, n: int = 5000,
                data: str | None = None, *, seed: int = 0, epoch: int | None = None, device: str = "auto",
                n_reference: int = 5000, n_void_reference: int = 20000, n_paths: int = 32,
@@ -243,5 +278,5 @@ def question(runs: list[str | Path], **options) -> QuestionResult:
     return QuestionResult(answers=[answer_run(r, **options) for r in opened])
 
 
-__all__ = ["DEFAULT_SAMPLERS", "SamplerRow", "RunAnswer", "QuestionResult", "answer_run", "answer_json", "question", "reading",
+__all__ = ["DEFAULT_SAMPLERS", "finding", "is_fitted", "SamplerRow", "RunAnswer", "QuestionResult", "answer_run", "answer_json", "question", "reading",
            "table_rows"]
