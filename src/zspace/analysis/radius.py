@@ -8,6 +8,10 @@ to sqrt(d - 1/2)). How far the cloud is from it is measured, *unscaled*
 * the Wasserstein-1 distance W1 = integral |F_emp^-1(u) - F_chi^-1(u)| du,
   in z units (how far, on average, a radius must move to match chi_d), and
 * the Kolmogorov-Smirnov statistic sup |F_emp(R) - F_chi(R)|, in [0, 1].
+
+Memory: one vector of the N radii (float64, 8 bytes a point), sorted in
+place; every other quantity is computed from it in row blocks (no quantile
+or CDF vector of length N).
 """
 
 from __future__ import annotations
@@ -18,8 +22,8 @@ import numpy as np
 from scipy import stats
 
 from zspace.core.config import Config
-from zspace.core.results import Result, array_field
-from zspace.core.rows import row_chunks
+from zspace.core.results import Result
+from zspace.core.rows import float32_block, row_chunks
 
 
 @dataclasses.dataclass
@@ -99,7 +103,6 @@ class RadiusResult(Result):
     wasserstein1_to_chi: float
     ks_to_chi: float
     distance_note: str
-    radii: np.ndarray = array_field()
 
     def headline(self) -> dict[str, float]:
         """Peak of the first histogram (z units) and the distance to the chi_d curve."""
@@ -119,9 +122,13 @@ def radii(z: np.ndarray) -> np.ndarray:
     """
     out = np.empty(z.shape[0], dtype=np.float64)
     for rows in row_chunks(z.shape[0]):
-        block = z[rows]
-        out[rows] = np.sqrt(np.einsum("ij,ij->i", block, block, dtype=np.float64))
+        out[rows] = block_radii(float32_block(z, rows))
     return out
+
+
+def block_radii(block: np.ndarray) -> np.ndarray:
+    """||row||_2 of each row of an in-memory block (m, d), summed in float64; (m,) float64."""
+    return np.sqrt(np.einsum("ij,ij->i", block, block, dtype=np.float64))
 
 
 def radius_density(z: np.ndarray, config: RadiusConfig | None = None) -> RadiusResult:
@@ -154,15 +161,21 @@ def radius_density(z: np.ndarray, config: RadiusConfig | None = None) -> RadiusR
     for lo, hi in cfg.shells:
         count = int(((r >= lo) & (r < hi)).sum())
         shells.append(Shell(lo=lo, hi=hi, count=count, share=count / n, chi_share=float(chi.cdf(hi) - chi.cdf(lo))))
-    r_sorted = np.sort(r)
-    quantiles = chi.ppf((np.arange(n) + 0.5) / n)
-    w1 = float(np.mean(np.abs(r_sorted - quantiles)))
-    ks = float(stats.kstest(r_sorted, chi.cdf).statistic)
+    r.sort()  # in place: the one vector of N numbers
+    mean = float(r.mean())
+    w1 = ks = squares = 0.0
+    for rows in row_chunks(n):
+        block = r[rows]
+        squares += float(np.square(block - mean).sum())
+        i = np.arange(rows.start, rows.stop, dtype=np.float64)
+        w1 += float(np.abs(block - chi.ppf((i + 0.5) / n)).sum())
+        cdf = chi.cdf(block)  # KS two-sided, as scipy.stats.kstest: max over i of (i+1)/n - F(r_i), F(r_i) - i/n
+        ks = max(ks, float(np.max((i + 1) / n - cdf)), float(np.max(cdf - i / n)))
+    median = float(r[n // 2]) if n % 2 else float((r[n // 2 - 1] + r[n // 2]) / 2)
     return RadiusResult(
-        n_points=n, dim=d, min=float(r_sorted[0]), max=float(r_sorted[-1]), mean=float(r.mean()),
-        median=float(np.median(r_sorted)), std=float(r.std()), histograms=hists, shells=shells,
+        n_points=n, dim=d, min=float(r[0]), max=float(r[-1]), mean=mean,
+        median=median, std=float(np.sqrt(squares / n)), histograms=hists, shells=shells,
         chi_mode=float(np.sqrt(d - 1)), chi_mean=float(chi.mean()), chi_std=float(chi.std()),
-        wasserstein1_to_chi=w1, ks_to_chi=ks,
+        wasserstein1_to_chi=w1 / n, ks_to_chi=ks,
         distance_note="unscaled: radii compared with chi_d as they are; W1 in z units "
-                      "(mean |sorted R - chi_d quantiles|), KS = sup |F_emp - F_chi| in [0, 1]",
-        radii=r)
+                      "(mean |sorted R - chi_d quantiles|), KS = sup |F_emp - F_chi| in [0, 1]")

@@ -12,10 +12,10 @@ import dataclasses
 
 import numpy as np
 
-from zspace.analysis.radius import radii
+from zspace.analysis.radius import block_radii
 from zspace.core.config import Config
 from zspace.core.results import Result
-from zspace.core.rows import row_chunks
+from zspace.core.rows import float32_block, row_chunks
 
 
 @dataclasses.dataclass
@@ -108,39 +108,60 @@ def vae_statistics(z: np.ndarray, mu: np.ndarray, logvar: np.ndarray,
     dev_max, dev_count = 0.0, 0
     mu_sum = np.zeros(d)
     mu_sq_sum = np.zeros(d)
+    radius = {name: _Running() for name in ("z", "mu", "abs_diff", "rel_diff")}
     for rows in row_chunks(n):
-        lv = logvar[rows]
+        lv = float32_block(logvar, rows)
         lv_min, lv_max = min(lv_min, float(lv.min())), max(lv_max, float(lv.max()))
         lv_sum += float(lv.sum(dtype=np.float64))
         # bin i holds edges[i] <= x < edges[i+1]
         interval_counts += np.bincount(np.searchsorted(edges, lv.ravel(), side="right") - 1,
                                        minlength=len(interval_counts))[:len(interval_counts)]
-        dev = np.abs(z[rows] - mu[rows])
+        z_rows, mu_rows = float32_block(z, rows), float32_block(mu, rows)
+        dev = np.abs(z_rows - mu_rows)
         dev_max = max(dev_max, float(dev.max()))
         dev_count += int((dev > cfg.deviation_threshold).sum())
-        m = mu[rows].astype(np.float64)
+        m = mu_rows.astype(np.float64)
         mu_sum += m.sum(axis=0)
         mu_sq_sum += (m * m).sum(axis=0)
+        r_z, r_mu = block_radii(z_rows), block_radii(mu_rows)
+        abs_diff = np.abs(r_z - r_mu)
+        positive = r_mu > 0
+        for name, values in (("z", r_z), ("mu", r_mu), ("abs_diff", abs_diff),
+                             ("rel_diff", abs_diff[positive] / r_mu[positive])):
+            radius[name].add(values)
     mu_mean = mu_sum / n
     mu_var = np.clip(mu_sq_sum / n - mu_mean ** 2, 0.0, None)
     active = np.flatnonzero(mu_var > cfg.active_unit_threshold)
-    r_z, r_mu = radii(z), radii(mu)
-    abs_diff = np.abs(r_z - r_mu)
-    positive = r_mu > 0
-    rel_diff = abs_diff[positive] / r_mu[positive]
+    rel = radius["rel_diff"]
     return VaeStatsResult(
         n_points=n, dim=d, logvar=Summary(lv_min, lv_max, lv_sum / (n * d)),
         logvar_intervals=[LogvarInterval(float(lo), float(hi), int(c))
                           for lo, hi, c in zip(edges[:-1], edges[1:], interval_counts)],
         max_abs_z_minus_mu=dev_max, deviation_threshold=cfg.deviation_threshold,
         count_abs_z_minus_mu_above=dev_count,
-        radius_z=_summary(r_z), radius_mu=_summary(r_mu),
-        radius_abs_diff_max=float(abs_diff.max()), radius_abs_diff_mean=float(abs_diff.mean()),
-        radius_rel_diff_max=float(rel_diff.max()) if rel_diff.size else float("nan"),
-        radius_rel_diff_mean=float(rel_diff.mean()) if rel_diff.size else float("nan"),
+        radius_z=radius["z"].summary(), radius_mu=radius["mu"].summary(),
+        radius_abs_diff_max=radius["abs_diff"].max, radius_abs_diff_mean=radius["abs_diff"].mean,
+        radius_rel_diff_max=rel.max if rel.count else float("nan"),
+        radius_rel_diff_mean=rel.mean if rel.count else float("nan"),
         active_unit_threshold=cfg.active_unit_threshold, active_units=int(active.size),
         active_unit_indices=active.tolist(), mu_variance=mu_var)
 
 
-def _summary(values: np.ndarray) -> Summary:
-    return Summary(float(values.min()), float(values.max()), float(values.mean()))
+class _Running:
+    """Min, max and mean of values seen block by block."""
+
+    def __init__(self) -> None:
+        self.min, self.max, self.total, self.count = np.inf, -np.inf, 0.0, 0
+
+    def add(self, values: np.ndarray) -> None:
+        if values.size:
+            self.min, self.max = min(self.min, float(values.min())), max(self.max, float(values.max()))
+            self.total += float(values.sum())
+            self.count += values.size
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else float("nan")
+
+    def summary(self) -> Summary:
+        return Summary(self.min, self.max, self.mean)

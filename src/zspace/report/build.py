@@ -197,7 +197,9 @@ def _answer(page: Page, runs: list[RunAssets]) -> None:
     if not found:
         return
     page.heading("Answer: do random points decode badly, and why?", anchor="answer")
-    page.add('<p class="note">FD of images decoded from 2,000-odd random points of each sampler, as a multiple of '
+    counts = sorted({r["n"] for _, f in found for r in f["rows"] if r.get("n")})
+    drawn = " or ".join(f"{n:,}" for n in counts) or "the"
+    page.add(f'<p class="note">FD of images decoded from {drawn} random points of each sampler, as a multiple of '
              "the model's reconstruction floor (FD of its own reconstructions of test images; 1x is as good as this "
              "decoder gets); void share: the part of those points farther from every encoded training point than "
              "nearly all training points are from each other; P / R: k-NN precision and recall against test "

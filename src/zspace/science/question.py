@@ -178,10 +178,10 @@ def finding(answer: dict, label: str | None = None) -> dict:
 
     Returns a dict with ``label``, ``kind``, ``fact``, ``floor_fd``, ``best`` (the fitted sampler with the lowest
     FD, or the best of all when none is fitted), ``normal`` (N(0, I), when scored), ``rows`` (every sampler:
-    ``sampler``, ``x_floor`` = FD / floor FD, ``void_share``, ``precision``, ``recall``, in the order scored)
+    ``sampler``, ``n`` points scored, ``x_floor`` = FD / floor FD, ``void_share``, ``precision``, ``recall``, in the order scored)
     and ``sentence``, generated from these numbers.
     """
-    rows = [{"sampler": r["sampler"], "x_floor": r["fd_over_floor"], "void_share": r["void_share"],
+    rows = [{"sampler": r["sampler"], "n": r.get("n"), "x_floor": r["fd_over_floor"], "void_share": r["void_share"],
              "precision": r["precision"], "recall": r["recall"]} for r in answer["rows"]]
     fitted = [r for r in rows if is_fitted(r["sampler"])]
     best = min(fitted or rows, key=lambda r: r["x_floor"])
