@@ -167,9 +167,9 @@ def test_the_answer_comes_first_with_a_row_per_model(answered_report, prepared_r
     assert [(isolate_free(name), floor) for name, floor, _ in rows] == [("ae", "4"), ("vae", "4")]
     assert "1.38x · void 0.05 · P 0.50 R 0.40 (best)" in rows[0][2] and "105.00x · void 1.00" in rows[0][2]
     assert "1.50x · void 0.10 · P 0.50 R 0.40 (best)" in rows[1][2]
-    assert "gmm:10 decodes within 1.38x of the reconstruction floor (5% of its points in voids)" in answer
+    assert "gmm:10 comes closest to the reconstruction floor, at 1.38x (5% of its points in voids)" in answer
     assert "N(0, I) does 76.4x worse: 105.00x the floor" in answer
-    assert "full-gauss decodes within 1.50x" in answer and "N(0, I) does about as well" not in answer
+    assert "full-gauss comes closest to the reconstruction floor, at 1.50x" in answer and "N(0, I) does about as well" not in answer
     # the picture row: each model's N(0, I) and best fitted sampler, then real test images
     pictures = answer[answer.index("answer-pictures"):]
     assert pictures.count("data:image/png;base64,") == 5
@@ -225,3 +225,17 @@ def test_report_shows_the_factor_measures_of_zspace_factors(prepared_runs, tmp_p
     mig = summary["measures"]["axes"]["mig"]
     assert re.search(rf"<td>MIG \(axes\)</td><td>[^<]*</td><td>{re.escape(f'{mig:.4g}')}</td>", text), mig
     assert "traverse-axis" in text and "mi-pca.png" in text
+
+
+def test_the_real_image_grid_shows_the_test_images_unclipped(prepared_runs, fast_report_config):
+    from zspace.core.rows import seeded_subsample
+    from zspace.pipeline.run import open_run
+
+    run = open_run(prepared_runs[0])
+    test = run.data_split("test").images
+    first = np.asarray(test[seeded_subsample(len(test), fast_report_config.n_generated, fast_report_config.seed)[0]])
+    grid = np.asarray(Image.open(prepared_runs[0] / "real_test.png"))
+    h, w = first.shape[:2]
+    k = max(1, 96 // h)  # small images are enlarged k times (nearest neighbour)
+    cell = grid[k:k * (1 + h):k, k:k * (1 + w):k]  # the first cell, after the 1-pixel gutter
+    np.testing.assert_array_equal(cell.reshape(first.shape), first)

@@ -160,8 +160,8 @@ def prepare_run(run: Run | str | Path, config: ReportConfig | None = None) -> Ru
             save_grid(images, path, ncols=6)
     if not (root / REAL_GRID).exists():
         test = run.data_split("test").images
-        save_grid(np.asarray(test[seeded_subsample(len(test), config.n_generated, config.seed)]), root / REAL_GRID,
-                  ncols=6)
+        pixels = np.asarray(test[seeded_subsample(len(test), config.n_generated, config.seed)])  # uint8 0..255
+        save_grid(pixels.astype(np.float32) / 255.0, root / REAL_GRID, ncols=6)
     if not fresh:
         io.write_json(stamp_path, stamp)
     return run

@@ -189,8 +189,8 @@ def finding(answer: dict, label: str | None = None) -> dict:
     label = label or answer.get("label", "run")
     kind = answer.get("kind", "?").upper() + (f", KL weight {answer['fact']:g}" if answer.get("fact") is not None
                                               else "")
-    sentence = (f"{label} ({kind}): {best['sampler']} decodes within {best['x_floor']:.2f}x of the "
-                f"reconstruction floor ({best['void_share']:.0%} of its points in voids)")
+    sentence = (f"{label} ({kind}): {best['sampler']} comes closest to the reconstruction floor, at "
+                f"{best['x_floor']:.2f}x ({best['void_share']:.0%} of its points in voids)")
     if normal is not None and normal is not best:
         verdict = ("about as well" if normal["x_floor"] <= 1.25 * best["x_floor"] else
                    f"{normal['x_floor'] / best['x_floor']:.1f}x worse")
