@@ -88,6 +88,8 @@ class RowStore:
         return self._rows(index.astype(np.int64, copy=False))
 
     def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        if copy is False:
+            raise ValueError("a RowStore is read from its files: np.asarray(store) always copies every row")
         out = self[0:self.shape[0]]
         return out if dtype is None else out.astype(dtype, copy=False)
 
