@@ -19,7 +19,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--out", default="demo-out", help="output directory (default: %(default)s)")
     p.add_argument("--data", default=None, help="data spec (default: fashion-mnist if installed, else shapes)")
     p.add_argument("--quick", action="store_true", help="fewer images, epochs and t-SNE points (a few minutes)")
-    p.add_argument("--epochs", type=at_least(1), default=None, help="epochs per model (default: 3, --quick 2)")
+    p.add_argument("--epochs", type=at_least(1), default=None, help="epochs per model (default: 5, --quick 2)")
     add_device(p)
     return p
 

@@ -22,9 +22,11 @@ import plotly.io as pio
 
 from zspace.report.html import isolate, plotly_text
 
-#: the toolbar stands upright at the right edge, so it never covers a title; titles sit in the top margin
-_LAYOUT = dict(template="simple_white", margin=dict(l=50, r=40, t=60, b=40), modebar=dict(orientation="v"),
-               title=dict(x=0.02, xanchor="left", y=0.97, yanchor="top", font=dict(size=14)))
+#: the toolbar stands upright in the right margin, so it never covers a title (titles sit in the top margin)
+#: nor a legend (legends go below the plot)
+_LAYOUT = dict(template="simple_white", margin=dict(l=50, r=45, t=60, b=40), modebar=dict(orientation="v"),
+               title=dict(x=0.02, xanchor="left", y=0.97, yanchor="top", font=dict(size=14)),
+               legend=dict(orientation="h", x=0, y=-0.2, yanchor="top"))
 
 
 def _as_dict(fig: go.Figure) -> dict[str, Any]:
@@ -51,7 +53,7 @@ def loss_curves(metrics: list[dict[str, Any]], title: str = "losses") -> dict[st
     fig.update_layout(**_LAYOUT)
     fig.update_layout(title_text=title, yaxis_title="nats / image (total, reco)",
                       yaxis2=dict(title="KL (nats / image)", overlaying="y", side="right"),
-                      legend=dict(orientation="h", y=-0.25))
+                      margin=dict(r=100), legend=dict(y=-0.32))  # the KL axis and its title left of the toolbar
     # epochs are whole numbers: ticks on them only (never "1.5")
     fig.update_xaxes(title_text="epoch", tickmode="linear", tick0=1, dtick=max(1, -(-len(x) // 10)))
     return _as_dict(fig)
