@@ -41,7 +41,8 @@ def test_two_dimensional_labelled_run(tmp_path):
         for name in files:
             assert (tmp_path / name).stat().st_size > 0
     assert "scatter2d.png" in report["figures"]["scatter2d"]
-    assert out["results"]["radius"].radii.shape == (399,)
+    assert out["results"]["radius"].n_points == 399 == sum(int(h.counts.sum()) + h.overflow
+                                                           for h in out["results"]["radius"].histograms[:1])
     # what the report needs, said by each result: headline numbers and named scatters
     assert report["headlines"]["inertia"] == {"elbow_k": 4}
     assert report["headlines"]["radius"]["peak_radius"] == report["analyses"]["radius"]["histograms"][0]["peak_radius"]

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fnmatch
+import glob
 import json
 import os
 import re
@@ -331,8 +332,9 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     with reporting_write_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=_temporary_prefix(path), suffix=".tmp", dir=path.parent))
+        prefix = _temporary_prefix(path)
         try:
+            tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=path.parent))
             yield tmp
             for child in tmp.iterdir():
                 _fsync_file(child)
@@ -346,5 +348,8 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
             if old is not None:
                 shutil.rmtree(old, ignore_errors=True)
         except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+            # this process's temporaries of ``path`` (the prefix holds our pid): also one that an interrupt
+            # (Ctrl-C) left between mkdtemp making it and returning its name
+            for leftover in path.parent.glob(glob.escape(prefix) + "*.tmp"):
+                shutil.rmtree(leftover, ignore_errors=True)
             raise

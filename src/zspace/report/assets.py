@@ -46,6 +46,7 @@ from zspace.plots.analysis_figures import draw as draw_analysis
 from zspace.plots.grids import save_grid, save_reconstruction_grid
 from zspace.science.generation import generate
 from zspace.science.question import finding
+from zspace.science.samplers import SAMPLERS
 
 log = get_logger(__name__)
 
@@ -179,7 +180,8 @@ def answer_samplers(root: Path) -> tuple[str, ...]:
     if answer is None:
         return ()
     best = finding(answer)["best"]["sampler"]
-    return tuple(dict.fromkeys(("normal", best)))
+    # a question.json written by hand or by another version may name samplers this zspace cannot draw from
+    return tuple(s for s in dict.fromkeys(("normal", best)) if s.partition(":")[0] in SAMPLERS)
 
 
 def _remove_assets(root: Path, config: ReportConfig) -> None:

@@ -167,8 +167,10 @@ def reading(answer: RunAnswer) -> str:
 
 
 def is_fitted(spec: str) -> bool:
-    """Whether sampler ``spec`` learns from the encoded codes (``gmm:10``: yes; ``normal``, ``uniform:2``: no)."""
-    return SAMPLERS[spec.partition(":")[0]].needs_fit
+    """Whether sampler ``spec`` learns from the encoded codes (``gmm:10``: yes; ``normal``, ``uniform:2``, a name
+    zspace does not know: no)."""
+    sampler = SAMPLERS.get(spec.partition(":")[0])
+    return sampler is not None and sampler.needs_fit
 
 
 def finding(answer: dict, label: str | None = None) -> dict:
