@@ -132,17 +132,6 @@ def _map(path: str | os.PathLike, fh: BinaryIO, start: int, end: int) -> np.ndar
     return np.memmap(path, dtype=dtype, mode="r", offset=fh.tell(), shape=shape, order="F" if fortran else "C")
 
 
-def load_npy(path: str | os.PathLike) -> np.ndarray:
-    """The array in a .npy file, read after :func:`check_header` (ValueError for anything wrong)."""
-    try:
-        with open(path, "rb") as fh:
-            check_header(fh, os.fstat(fh.fileno()).st_size)
-            fh.seek(0)
-            return np.lib.format.read_array(fh, allow_pickle=False)
-    except (ValueError, *_ZIP_ERRORS) as exc:
-        raise ValueError(_reason(exc)) from None
-
-
 def npz_names(path: str | os.PathLike) -> list[str]:
     """Names of the arrays in an .npz (member names without ``.npy``), in file order."""
     try:
@@ -197,4 +186,4 @@ def _reason(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
-__all__ = ["check_header", "load_npy", "open_npy", "npz_names", "load_npz", "open_npz_member", "MAX_DEFLATE_RATIO"]
+__all__ = ["check_header", "open_npy", "npz_names", "load_npz", "open_npz_member", "MAX_DEFLATE_RATIO"]

@@ -154,7 +154,7 @@ def prepare_run(run: Run | str | Path, config: ReportConfig | None = None) -> Ru
     if not (root / "reconstruction.png").exists():
         originals, recos = reconstruct(run, n=config.n_reconstructed, seed=config.seed, device=config.device)
         save_reconstruction_grid(originals, recos, root / "reconstruction.png")
-    for sampler in (*config.samplers, *answer_samplers(root)):
+    for sampler in (*config.samplers, *answer_samplers(question_answer(root))):
         path = root / grid_name(sampler)
         if not path.exists():
             _, images = generate(run, sampler, n=config.n_generated, seed=config.seed, device=config.device)
@@ -174,9 +174,9 @@ def question_answer(root: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
-def answer_samplers(root: Path) -> tuple[str, ...]:
-    """The samplers the Answer section shows for a run: N(0, I) and its best fitted one (none without a question)."""
-    answer = question_answer(root)
+def answer_samplers(answer: dict[str, Any] | None) -> tuple[str, ...]:
+    """The samplers the Answer section shows for a run's question.json content: N(0, I) and its best fitted one
+    (none without a question)."""
     if answer is None:
         return ()
     best = finding(answer)["best"]["sampler"]
@@ -201,6 +201,7 @@ class RunAssets:
     store: ZStore
     analysis: dict[str, Any]
     scatters: dict[str, np.ndarray]
+    question: dict[str, Any] | None = None  # RUN_DIR/question.json, when the run was asked
 
 
 def load_assets(run: Run, name: str | None = None) -> RunAssets:
@@ -211,4 +212,5 @@ def load_assets(run: Run, name: str | None = None) -> RunAssets:
     with np.load(analysis_dir / SCATTER_FILE, allow_pickle=False) as f:
         scatters = {k: f[k] for k in f.files}
     return RunAssets(run=run, name=name or run.root.name or str(run.root), store=load_zstore(run.root / "z_test.npz"),
-                     analysis=json.loads((analysis_dir / "analysis.json").read_text()), scatters=scatters)
+                     analysis=json.loads((analysis_dir / "analysis.json").read_text()), scatters=scatters,
+                     question=question_answer(run.root))

@@ -26,7 +26,7 @@ from zspace.core.errors import require
 from zspace.models import build_model, summarize
 from zspace.pipeline.run import open_run
 from zspace.report import figures
-from zspace.report.assets import REAL_GRID, RunAssets, answer_samplers, grid_name, load_assets, question_answer
+from zspace.report.assets import REAL_GRID, RunAssets, answer_samplers, grid_name, load_assets
 from zspace.report.html import Page, bidi, dict_table, esc, isolate, png, table
 from zspace.science.question import finding, table_rows
 
@@ -164,7 +164,7 @@ def _comparison(page: Page, runs: list[RunAssets], samplers: Sequence[str]) -> N
     if stats_rows:
         page.add("<h3>Variational statistics</h3>" + table(stats_rows, ["statistic", *names]))
 
-    answers = {n: question_answer(a.run.root) for n, a in zip(names, runs)}
+    answers = {n: a.question for n, a in zip(names, runs)}
     if any(answers.values()):
         samplers_seen = list(dict.fromkeys(r["sampler"] for ans in answers.values() if ans for r in ans["rows"]))
         rows = []
@@ -193,7 +193,7 @@ def _comparison(page: Page, runs: list[RunAssets], samplers: Sequence[str]) -> N
 
 def _answer(page: Page, runs: list[RunAssets]) -> None:
     """The finding first: models x samplers table, one sentence per model, the picture row."""
-    found = [(a, finding(answer, isolate(_run_name(a)))) for a in runs if (answer := question_answer(a.run.root))]
+    found = [(a, finding(a.question, isolate(_run_name(a)))) for a in runs if a.question]
     if not found:
         return
     page.heading("Answer: do random points decode badly, and why?", anchor="answer")
@@ -215,7 +215,7 @@ def _answer(page: Page, runs: list[RunAssets]) -> None:
     page.add(table(rows, ["model", "floor FD", *samplers], cls="answer"))
     pictures = []
     for a, f in found:
-        for sampler in answer_samplers(a.run.root):
+        for sampler in answer_samplers(a.question):
             row = next((r for r in f["rows"] if r["sampler"] == sampler), None)
             what = "N(0, I)" if sampler == "normal" else f"{sampler}, the best fitted sampler"
             score = f" — {row['x_floor']:.2f}x the floor" if row else ""
@@ -310,7 +310,7 @@ def _run_section(page: Page, i: int, assets: RunAssets, samplers: Sequence[str])
                      _image(run.root / "reconstruction.png", "reconstructions"))
              + _card("generated from random points", grids) + "</div>")
 
-    answer = question_answer(run.root)
+    answer = assets.question
     if answer is not None:
         page.heading("The open question: samplers, sample quality, voids (zspace question)", level=3)
         page.add(_question_block(page, answer, name))
@@ -346,7 +346,7 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path, samplers: Sequ
     runs = [load_assets(open_run(d), name) for d, name in zip(run_dirs, names or [None] * len(run_dirs))]
     page = Page(title)
     links = " · ".join(f'<a href="#{_anchor(i)}">{bidi(_run_name(a))}</a>' for i, a in enumerate(runs))
-    answer_link = '<a href="#answer">answer</a> · ' if any(question_answer(a.run.root) for a in runs) else ""
+    answer_link = '<a href="#answer">answer</a> · ' if any(a.question for a in runs) else ""
     page.add(f"<p>{answer_link}runs: {links}"
              + (' · <a href="#compare">side by side</a>' if len(runs) > 1 else "") + "</p>")
     _answer(page, runs)
