@@ -12,6 +12,7 @@ import argparse
 import importlib
 import sys
 
+from zspace import __version__
 from zspace.core.errors import ZspaceError
 
 #: subcommand name -> module under zspace.commands
@@ -28,12 +29,14 @@ COMMANDS: dict[str, str] = {
     "question": "question",
     "factors": "factors",
     "report": "report",
+    "projector": "projector",
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser with every registered subcommand."""
     parser = argparse.ArgumentParser(prog="zspace", description="A latent-space laboratory for autoencoders.")
+    parser.add_argument("--version", action="version", version=f"zspace {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in COMMANDS.values():
         mod = importlib.import_module(f"zspace.commands.{module}")
