@@ -29,7 +29,6 @@ COMMANDS: dict[str, str] = {
     "question": "question",
     "factors": "factors",
     "report": "report",
-    "projector": "projector",
 }
 
 
