@@ -46,6 +46,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                         f"bf16 for models of >= {CPU_BF16_MIN_FORWARD_GFLOP} GFLOP per image; else fp32)")
     p.add_argument("--amp", action="store_const", const="auto", dest="precision",
                    help="the same as --precision auto")
+    p.add_argument("--tensorboard", action="store_true", default=None,
+                   help="also write TensorBoard event files (scalars, reconstruction and sample grids per epoch) "
+                        "into RUN_DIR/tensorboard (needs: pip install 'zspace[tensorboard]')")
     add_device(p)
     p.add_argument("--nproc", type=int, default=None, metavar="N",
                    help="train on N processes on this machine (torchrun + DistributedDataParallel; one GPU each "
@@ -73,7 +76,7 @@ def _without_nproc(argv: list[str]) -> list[str]:
 
 
 _TRAIN_FIELDS = ("epochs", "batch_size", "lr", "fact", "seed", "keep_every", "n_train", "n_val", "image_size",
-                 "divergence_factor", "loss", "precision")
+                 "divergence_factor", "loss", "precision", "tensorboard")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -52,6 +52,9 @@ class TrainConfig(Config):
         Learning-rate multiplier applied after a divergence.
     max_recoveries : int, default 3
         Divergences tolerated before training stops.
+    tensorboard : bool, default False
+        Also write TensorBoard event files (per-epoch scalars, reconstruction and
+        sample grids) into ``RUN_DIR/tensorboard`` (the ``tensorboard`` extra).
     """
 
     data: str = "shapes"
@@ -71,6 +74,7 @@ class TrainConfig(Config):
     divergence_factor: float = 1.5
     lr_backoff: float = 0.5
     max_recoveries: int = 3
+    tensorboard: bool = False
 
     def validate(self) -> None:
         """Raise ZspaceError naming the option and its allowed range for any bad value."""
