@@ -60,8 +60,9 @@ def require_images_fit(n: int, shape, option: str) -> None:
                            f"{'x'.join(map(str, shape))}", f"lower {option}")
 
 
-def add_device(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N | mps (default: auto)")
+def add_device(p: argparse.ArgumentParser, default: str | None = "auto") -> None:
+    """``--device``; ``default=None`` where a config file may set it (the help still shows auto)."""
+    p.add_argument("--device", default=default, help="auto | cpu | cuda | cuda:N | mps (default: auto)")
 
 
 def add_precision(p: argparse.ArgumentParser) -> None:

@@ -3,26 +3,34 @@
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import subprocess
 import sys
 
 from zspace.commands._common import add_device, default_of
-from zspace.commands.summary import add_model_options, model_config_from_args
+from zspace.commands.summary import add_model_options, model_options
 from zspace.core import dist
 from zspace.core.errors import ZspaceError
 from zspace.pipeline.config import TrainConfig
 from zspace.pipeline.losses import RECONSTRUCTION_LOSSES
 from zspace.pipeline.precision import CPU_BF16_MIN_FORWARD_GFLOP, PRECISION_CHOICES
+from zspace.pipeline.runconfig import RunConfig, effective_run_config
 from zspace.pipeline.train import resume, train
 
 
 def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train an AE or VAE (or resume a run)",
                        description="Train a convolutional AE/VAE; checkpoints and metrics go to --out.")
-    p.add_argument("--data", default=default_of(TrainConfig, "data"),
+    p.add_argument("--config", metavar="FILE", default=None,
+                   help="read the options from a TOML, YAML or JSON file with sections model, train (and data), "
+                        "the layout of a run's config.json; options given here override the file")
+    p.add_argument("--print-config", action="store_true",
+                   help="print the effective configuration (defaults < --config < options) as JSON and exit; "
+                        "the output is a valid --config")
+    p.add_argument("--data", default=None,
                    help="fashion-mnist | mnist | celeba:PATH | folder:PATH | array:FILE.npy | shapes[:96] "
-                        "(default: %(default)s)")
+                        f"(default: {default_of(TrainConfig, 'data')})")
     p.add_argument("--out", help="new run directory")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue this run instead of starting one")
     p.add_argument("--from-epoch", type=int, default=None, help="with --resume: restart after this saved epoch")
@@ -49,7 +57,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--tensorboard", action="store_true", default=None,
                    help="also write TensorBoard event files (scalars, reconstruction and sample grids per epoch) "
                         "into RUN_DIR/tensorboard (needs: pip install 'zspace[tensorboard]')")
-    add_device(p)
+    add_device(p, default=None)
     p.add_argument("--nproc", type=int, default=None, metavar="N",
                    help="train on N processes on this machine (torchrun + DistributedDataParallel; one GPU each "
                         "on CUDA); the command it runs is printed. For several machines call torchrun yourself "
@@ -75,11 +83,22 @@ def _without_nproc(argv: list[str]) -> list[str]:
     return out
 
 
-_TRAIN_FIELDS = ("epochs", "batch_size", "lr", "fact", "seed", "keep_every", "n_train", "n_val", "image_size",
+_TRAIN_FIELDS = ("data", "device", "epochs", "batch_size", "lr", "fact", "seed", "keep_every", "n_train", "n_val", "image_size",
                  "divergence_factor", "loss", "precision", "tensorboard")
 
 
+def effective_config(args: argparse.Namespace) -> RunConfig:
+    """Defaults < ``--config`` < the options given on the command line."""
+    train_options = {k: getattr(args, k) for k in _TRAIN_FIELDS if getattr(args, k) is not None}
+    return effective_run_config(args.config, model_options(args), train_options)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.print_config:
+        if args.resume:
+            raise ZspaceError("--print-config shows a new run's configuration; a run's own is RUN_DIR/config.json")
+        print(json.dumps(effective_config(args).to_dict(), indent=2))
+        return 0
     if args.nproc is not None:
         if args.nproc < 1:
             raise ZspaceError(f"--nproc {args.nproc} must be >= 1")
@@ -91,13 +110,15 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.out:
             raise ZspaceError("--resume continues an existing run in place; drop --out")
+        if args.config:
+            raise ZspaceError("--resume continues with the run's own config.json; drop --config (to train it "
+                              "again from the start: zspace train --config RUN_DIR/config.json --out NEW_DIR)")
         result = resume(args.resume, from_epoch=args.from_epoch, epochs=args.epochs)
     else:
         if not args.out:
             raise ZspaceError("zspace train needs --out RUN_DIR (a new directory) or --resume RUN_DIR")
-        overrides = {k: getattr(args, k) for k in _TRAIN_FIELDS if getattr(args, k) is not None}
-        config = TrainConfig(data=args.data, device=args.device, **overrides)
-        result = train(config, model_config_from_args(args), args.out)
+        config = effective_config(args)
+        result = train(config.train, config.model, args.out)
     last = result.history[-1] if result.history else None
     if last and dist.is_main_process():
         print(f"trained {result.run.root}: epoch {last['epoch']}, train total {last['train']['total']:.4g}, "

@@ -61,6 +61,8 @@ class Config:
             elif f.name in values and not _matches(values[f.name], hints.get(f.name)):
                 raise ZspaceError(f"{where}: key {f.name!r} must be {_type_name(hints[f.name])}, "
                                   f"not {values[f.name]!r}; correct the value")
+            elif _is_float_field(hints.get(f.name)) and type(values.get(f.name)) is int:
+                values[f.name] = float(values[f.name])  # `fact = 5` in a file is the number 5.0
         try:
             return cls(**values)
         except TypeError as exc:  # a value of the wrong type reaching a comparison in validate()
@@ -94,6 +96,14 @@ def _matches(value: Any, hint: Any) -> bool:
         item = args[0] if args else None
         return all(_matches(v, item) for v in value)
     return True
+
+
+def _is_float_field(hint: Any) -> bool:
+    """Whether the annotation is ``float`` or ``float | None``."""
+    if hint is float:
+        return True
+    args = typing.get_args(hint)
+    return typing.get_origin(hint) in (typing.Union, types.UnionType) and float in args and int not in args
 
 
 def _type_name(hint: Any) -> str:
