@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "question": "question",
     "factors": "factors",
     "report": "report",
+    "projector": "projector",
 }
 
 
@@ -46,8 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``zspace`` console script; returns the exit status."""
-    parser = build_parser()
     raw = sys.argv[1:] if argv is None else [str(a) for a in argv]
+    if raw == ["--version"]:  # answered before the subcommands (and torch) are imported
+        print(f"zspace {__version__}")
+        return 0
+    parser = build_parser()
     args = parser.parse_args(raw)
     args.argv = raw[1:]  # the subcommand's own arguments, for commands that relaunch themselves (train --nproc)
     try:
