@@ -40,7 +40,7 @@ from zspace.core.log import get_logger
 from zspace.core.progress import progress
 from zspace.data import ImageSet
 from zspace.models import ModelConfig, build_model
-from zspace.pipeline import checkpoint
+from zspace.pipeline import checkpoint, tensorboard
 from zspace.pipeline.batches import batch_indices, epoch_order, iterate_batches, iterate_index_batches, to_tensor
 from zspace.pipeline.config import TrainConfig
 from zspace.pipeline.losses import kl_loss, reconstruction_loss
@@ -351,6 +351,8 @@ def _prepare(run: Run, start_epoch: int, train_set: ImageSet | None = None) -> _
     # --- config, device, precision, processes -------------------------------------
     config = run.train_config
     model_config = run.model_config
+    if config.tensorboard:
+        tensorboard.require_tensorboard("zspace train --tensorboard")
     device = process_device(select_device(config.device))
     if device.type == "cpu":
         use_all_cores(share_with=dist.local_world_size())
@@ -389,6 +391,8 @@ def _fit(session: _Session) -> TrainResult:
     epoch = session.start_epoch + 1
     epochs_bar = progress(total=config.epochs, desc=f"training {model_config.kind}", unit="epoch")
     epochs_bar.update(session.start_epoch)
+    board = tensorboard.open_training_board(run.root, config, trainer.model, val_set.images, session.start_epoch,
+                                            processes.is_writer)
     try:
         while epoch <= config.epochs:
             t0 = time.perf_counter()
@@ -408,6 +412,7 @@ def _fit(session: _Session) -> TrainResult:
                 io.append_jsonl(run.metrics_path, record)
             faults.point("epoch.metrics")
             trainer.save(epoch)
+            board.log_epoch(record, trainer.model)
             history.append(record)
             epochs_bar.update(1)
             log.info(f"epoch {epoch}/{config.epochs}  train total {train_metrics.total:.2f} "
@@ -424,6 +429,7 @@ def _fit(session: _Session) -> TrainResult:
         raise
     finally:
         epochs_bar.close()
+        board.close()
     processes.close()
     return TrainResult(run=run, last_epoch=config.epochs, history=history)
 
