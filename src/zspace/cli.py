@@ -12,8 +12,8 @@ import argparse
 import importlib
 import sys
 
-from zspace import __version__
 from zspace.core.errors import ZspaceError
+from zspace.core.version import __version__
 
 #: subcommand name -> module under zspace.commands
 COMMANDS: dict[str, str] = {

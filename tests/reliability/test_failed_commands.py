@@ -79,6 +79,8 @@ CASES = {
                                             ["factors", "RUN", "--out", "OUT/factors"], "is corrupted"),
     "analyze a file that is not an array": (None, ["analyze", "OUT/existing.npz", "--out", "OUT/analysis"],
                                             "existing.npz"),
+    "projector over a corrupted checkpoint": (_break_latest_checkpoint, ["projector", "RUN", "--out", "OUT/proj"],
+                                              "is corrupted"),
 }
 
 

@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         if args.config:
             raise ZspaceError("--resume continues with the run's own config.json; drop --config (to train it "
                               "again from the start: zspace train --config RUN_DIR/config.json --out NEW_DIR)")
-        result = resume(args.resume, from_epoch=args.from_epoch, epochs=args.epochs)
+        result = resume(args.resume, from_epoch=args.from_epoch, epochs=args.epochs, tensorboard=args.tensorboard)
     else:
         if not args.out:
             raise ZspaceError("zspace train needs --out RUN_DIR (a new directory) or --resume RUN_DIR")

@@ -297,8 +297,12 @@ def train(train_config: TrainConfig, model_config: ModelConfig, out: str | Path)
     return _fit(session)
 
 
-def resume(run_dir: str | Path, from_epoch: int | None = None, epochs: int | None = None) -> TrainResult:
+def resume(run_dir: str | Path, from_epoch: int | None = None, epochs: int | None = None,
+           tensorboard: bool | None = None) -> TrainResult:
     """Continue ``run_dir`` from ``from_epoch`` (default: the newest checkpoint that verifies) up to ``epochs``.
+
+    ``epochs`` and ``tensorboard``, when given, replace the run's own and are
+    written into its config.json (the other options of a run stay as they were).
 
     Metrics of epochs after ``from_epoch`` are dropped from metrics.jsonl
     (rewritten atomically), since those epochs are trained again. A run killed
@@ -318,14 +322,15 @@ def resume(run_dir: str | Path, from_epoch: int | None = None, epochs: int | Non
     else:
         start = from_epoch
         checkpoint.require_epoch(run.checkpoints_dir, start)
-    if epochs is not None:
-        run.config["train"] = TrainConfig.from_dict({**run.config["train"], "epochs": int(epochs)}).to_dict()
+    changes = {k: v for k, v in (("epochs", epochs), ("tensorboard", tensorboard)) if v is not None}
+    if changes:  # the only options a resumed run may change: how far it goes, and whether TensorBoard logs it
+        run.config["train"] = TrainConfig.from_dict({**run.config["train"], **changes}).to_dict()
     session = _prepare(run, start_epoch=start)
     kept = [r for r in run.metrics() if r.get("epoch", 0) <= start]
     session.processes.barrier()  # every process read the run before the writer changes it
     if session.processes.is_writer:
         checkpoint.remove_stale_temporaries(run.checkpoints_dir)
-        if epochs is not None:
+        if changes:
             io.write_json(config_path(run.root), run.config)
         io.write_text(run.metrics_path, "".join(io.json_line(r) for r in kept))
     session.processes.barrier()
