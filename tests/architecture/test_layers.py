@@ -25,7 +25,7 @@ LAYERS = {
     "science": 3,
     "plots": 4,
     "report": 5,
-    "demo": 6,
+    "demo": 6, "notebook": 6,
     "commands": 7,
     "cli": 8, "__main__": 9,
     "__init__": 10,  # the lazy public API names everything

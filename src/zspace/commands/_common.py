@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import math
 from pathlib import Path
 
-from zspace.data.imageset import require_fits_in_memory
 from zspace.pipeline.precision import PRECISION_CHOICES
 
 
@@ -52,12 +50,6 @@ def _integer(text: str) -> int:
 
 def add_seed(p: argparse.ArgumentParser, help_text: str, default: int = 0) -> None:
     p.add_argument("--seed", type=seed_value, default=default, help=f"{help_text} (default: %(default)s)")
-
-
-def require_images_fit(n: int, shape, option: str) -> None:
-    """Raise ZspaceError when ``n`` float32 images of ``shape`` (H, W, C) cannot fit in this machine's memory."""
-    require_fits_in_memory(n * 4 * math.prod(shape), f"{option} {n}: {n} float32 images of "
-                           f"{'x'.join(map(str, shape))}", f"lower {option}")
 
 
 def add_device(p: argparse.ArgumentParser, default: str | None = "auto") -> None:

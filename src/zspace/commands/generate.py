@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from zspace.commands._common import add_model_use_options, add_run_dir, add_seed, at_least, require_images_fit
+from zspace.commands._common import add_model_use_options, add_run_dir, add_seed, at_least
 from zspace.core import io
+from zspace.data.imageset import require_images_fit
 from zspace.pipeline.run import open_run
 from zspace.plots.grids import save_grid
 from zspace.science.generation import generate

@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from zspace.commands._common import add_device, add_epoch, add_precision, add_seed, at_least, require_images_fit
+from zspace.commands._common import add_device, add_epoch, add_precision, add_seed, at_least
 from zspace.core import io
+from zspace.data.imageset import require_images_fit
 from zspace.pipeline.run import open_run
 from zspace.science.question import DEFAULT_SAMPLERS, answer_json, question
 

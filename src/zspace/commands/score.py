@@ -11,8 +11,8 @@ from zspace.commands._common import (
     add_run_dir,
     add_seed,
     at_least,
-    require_images_fit,
 )
+from zspace.data.imageset import require_images_fit
 from zspace.pipeline.run import open_run
 from zspace.science.quality.score import score
 from zspace.science.samplers import sampler_names, saved_name

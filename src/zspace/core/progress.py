@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from typing import Iterable, TypeVar
 
-from tqdm.auto import tqdm
+# tqdm.auto draws widget bars in Jupyter, which need ipywidgets; without it, it warns on every import, so the
+# text bars are used instead (they also work in a notebook)
+if importlib.util.find_spec("ipywidgets") is not None:
+    from tqdm.auto import tqdm
+else:
+    from tqdm.std import tqdm
 
 from zspace.core.dist import is_main_process
 

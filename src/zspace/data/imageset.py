@@ -8,6 +8,7 @@ loaders do not repeat them.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,6 +145,15 @@ def require_fits_in_memory(n_bytes: int, what: str, fix: str) -> None:
     if n_bytes > memory:
         raise ZspaceError(f"{what} need {n_bytes / 2**30:.3g} GiB, more than this machine's "
                           f"{memory / 2**30:.3g} GiB of memory; {fix}")
+
+
+def require_images_fit(n: int, shape, option: str) -> None:
+    """Raise ZspaceError when ``n`` float32 images of ``shape`` (H, W, C) cannot fit in this machine's memory.
+
+    ``option`` names the count in the message and the fix (``--n`` on the command line, ``n`` in Python).
+    """
+    require_fits_in_memory(n * 4 * math.prod(shape), f"{option} {n}: {n} float32 images of "
+                           f"{'x'.join(map(str, shape))}", f"lower {option}")
 
 
 def seeded_split(n_total: int, split: str, seed: int, test_fraction: float = TEST_FRACTION) -> np.ndarray:
