@@ -91,6 +91,14 @@ SECTIONS: dict[str, tuple[str, str, list[str], list[str]]] = {
         ["bench_question.py", "--out", "{tmp}"],
         ["bench_question.py", "--out", "{tmp}", "--epochs", "1", "--z-dim", "4", "--n", "200", "--runs", "ae",
          "--data", "shapes", "--n-train", "1000", "--n-reference", "200", "--samplers", "normal,gmm:3"]),
+    "flows": (
+        "Second-stage flows on Fashion-MNIST codes: hand RealNVP against zuko MAF and NSF (bench_flows.py)",
+        "Baseline in the same run: gmm:10 on the same codes (the / gmm:10 column), and the hand-written RealNVP "
+        "that was the flow sampler before, kept in the script. The demo's three models; FD / reconstruction floor "
+        "per model x sampler. Rule: the flow with the lower FD / floor across the three models becomes `flow`.",
+        ["bench_flows.py", "--out", "{tmp}"],
+        ["bench_flows.py", "--out", "{tmp}", "--quick", "--data", "shapes", "--n", "200", "--n-reference", "200",
+         "--draws", "1", "--flow-epochs", "2"]),
 }
 
 

@@ -32,6 +32,8 @@ from zspace.pipeline.train import TrainConfig, resume, train
 from zspace.report import ReportConfig, build_report, load_assets, prepare_run
 from zspace.science.quality.features import FeatureNetConfig
 from zspace.science.question import answer_json, answer_run, finding
+from zspace.science.samplers import SAMPLERS
+from zspace.science.samplers.flow import INSTALL_HINT, ZukoFlowSampler, zuko_available
 
 log = get_logger(__name__)
 
@@ -103,7 +105,8 @@ class DemoConfig(Config):
                             n_encode=self.n_encode, max_scatter_points=20000)
 
 
-def _train_stage(model: DemoModel, config: DemoConfig, data: str, run_dir: Path) -> None:
+def train_stage(model: DemoModel, config: DemoConfig, data: str, run_dir: Path) -> None:
+    """Train ``model`` of the demo into ``run_dir``: a finished run is kept, a shorter one resumed to ``config.epochs``."""
     if (run_dir / "config.json").exists():
         if (open_run(run_dir).latest_epoch() or 0) < config.epochs:
             resume(run_dir, epochs=config.epochs)
@@ -114,17 +117,30 @@ def _train_stage(model: DemoModel, config: DemoConfig, data: str, run_dir: Path)
           ModelConfig(kind=model.kind, z_dim=config.z_dim, filters=config.filters), run_dir)
 
 
+def question_samplers(config: DemoConfig) -> tuple[str, ...]:
+    """The demo's question samplers that can run here: without zuko (the optional ``flows`` extra) the flow
+    samplers are left out, with a log line that says how to get them."""
+    if zuko_available():
+        return tuple(config.question_samplers)
+    flows = [s for s in config.question_samplers
+             if issubclass(SAMPLERS.get(s.partition(":")[0], object), ZukoFlowSampler)]
+    if flows:
+        log.info(f"demo: skipping sampler {', '.join(flows)} (zuko is not installed: {INSTALL_HINT})")
+    return tuple(s for s in config.question_samplers if s not in flows)
+
+
 def _question_stage(config: DemoConfig, run_dir: Path) -> dict[str, Any]:
     """``RUN_DIR/question.json`` for the run's latest epoch and the demo's samplers: reused, or asked now."""
     run = open_run(run_dir)
     path = run_dir / "question.json"
+    samplers = question_samplers(config)
     if path.exists():
         answer = json.loads(path.read_text())
         if (answer.get("epoch") == run.latest_epoch()
-                and [r["sampler"] for r in answer.get("rows", [])] == list(config.question_samplers)
+                and [r["sampler"] for r in answer.get("rows", [])] == list(samplers)
                 and all(r["n"] == config.question_n for r in answer["rows"])):
             return answer
-    return answer_json(answer_run(run, samplers=config.question_samplers, n=config.question_n, seed=config.seed,
+    return answer_json(answer_run(run, samplers=samplers, n=config.question_n, seed=config.seed,
                                   device=config.device, n_reference=config.question_reference,
                                   n_paths=config.question_paths,
                                   feature_config=FeatureNetConfig(max_train_images=config.feature_images)))
@@ -141,7 +157,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> dict[str, Any
     for model in config.models:
         run_dir = out / model.name
         log.info(f"demo: {model.name} ({model.kind}, fact {model.fact:g}) on {data}")
-        _train_stage(model, config, data, run_dir)
+        train_stage(model, config, data, run_dir)
         answer = _question_stage(config, run_dir)
         prepare_run(run_dir, report_config)
         run_dirs.append(run_dir)

@@ -42,6 +42,16 @@ def test_kth_neighbour_distance_matches_brute_force(cloud):
     np.testing.assert_allclose(kth_neighbour_distances(cloud, 3), np.sort(own, axis=1)[:, 2], rtol=1e-4, atol=1e-5)
 
 
+def test_distances_to_other_rows_count_duplicates_as_other_rows(cloud):
+    doubled = np.concatenate([cloud[:40], cloud[:40], cloud[40:]])  # rows 0..39 each appear twice
+    own = brute_distances(doubled, doubled)
+    np.fill_diagonal(own, np.inf)
+    nearest = nearest_distances(doubled, doubled, exclude_self=True)
+    assert (nearest[:80] == 0).all() and (nearest[80:] > 0).all()
+    np.testing.assert_allclose(nearest, own.min(axis=1), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(kth_neighbour_distances(doubled, 2), np.sort(own, axis=1)[:, 1], rtol=1e-4, atol=1e-5)
+
+
 def test_knn_leaves_the_query_out_and_matches_brute_force(cloud):
     queries = np.array([0, 7, 299])
     dist, idx = knn(cloud, 4, queries)

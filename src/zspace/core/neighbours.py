@@ -2,14 +2,16 @@
 
 Two engines, chosen by what the caller needs:
 
+* scikit-learn for the usual questions: :func:`knn` (the k nearest other
+  points with their indices), :func:`nearest_distances` and
+  :func:`kth_neighbour_distances` (``NearestNeighbors``, tree or brute force
+  as scikit-learn chooses, and ``pairwise_distances_argmin_min``), distances
+  chunked to ``WORKING_MEMORY_MIB``.
 * :func:`distance_blocks` -- exact Euclidean distances from query rows to all
   reference rows, ``BLOCK_ROWS`` query rows at a time with ``torch.cdist``
-  (BLAS matrix products; a block of 2048 x 20000 float32 is 160 MB). Used for
-  reductions over *all* reference rows: nearest distance, k-th distance,
-  ball membership, realism.
-* :func:`knn` -- the k nearest other points with their indices, through
-  scikit-learn's ``NearestNeighbors`` (tree or brute force, chosen by
-  scikit-learn), distances chunked to ``WORKING_MEMORY_MIB``.
+  (BLAS matrix products; a block of 2048 x 20000 float32 is 160 MB), for the
+  reductions no library call does: ball membership with a radius per
+  reference point, and realism (science/quality/precision_recall.py).
 
 Both are exact; neither holds an (M, N) distance matrix in memory.
 """
@@ -21,6 +23,7 @@ from typing import Iterator
 import numpy as np
 import torch
 from sklearn import config_context
+from sklearn.metrics import pairwise_distances_argmin_min
 from sklearn.neighbors import NearestNeighbors
 
 #: query rows per block of :func:`distance_blocks`
@@ -45,25 +48,32 @@ def distance_blocks(query: np.ndarray, reference: np.ndarray,
 def nearest_distances(query: np.ndarray, reference: np.ndarray, exclude_self: bool = False) -> np.ndarray:
     """(M,) float32 distance from each query row to its nearest reference row.
 
-    With ``exclude_self`` (for query == reference) row i ignores reference row i:
-    the distance to the nearest *other* point.
+    With ``exclude_self`` (query and reference are the same rows) row i
+    ignores reference row i: the distance to the nearest *other* point (0 for
+    a duplicate). scikit-learn does the search, chunked to ``WORKING_MEMORY_MIB``.
     """
-    out = np.empty(len(query), dtype=np.float32)
-    for rows, d in distance_blocks(query, reference):
-        if exclude_self:
-            local = torch.arange(rows.stop - rows.start)
-            d[local, local + rows.start] = float("inf")
-        out[rows] = d.min(dim=1).values.numpy()
-    return out
+    if exclude_self:
+        return _sorted_neighbour_distances(reference, 2)[:, 1]
+    with config_context(working_memory=WORKING_MEMORY_MIB):
+        _, distances = pairwise_distances_argmin_min(np.asarray(query, dtype=np.float32),
+                                                     np.asarray(reference, dtype=np.float32))
+    return distances.astype(np.float32)
 
 
 def kth_neighbour_distances(x: np.ndarray, k: int) -> np.ndarray:
     """(N,) float32 distance of every row of ``x`` to its k-th nearest other row."""
-    out = np.empty(len(x), dtype=np.float32)
-    for rows, d in distance_blocks(x, x):
-        # the k+1 smallest include the row itself at distance 0
-        out[rows] = torch.topk(d, k + 1, dim=1, largest=False).values[:, k].numpy()
-    return out
+    return _sorted_neighbour_distances(x, k + 1)[:, k]
+
+
+def _sorted_neighbour_distances(x: np.ndarray, n: int) -> np.ndarray:
+    """(N, n) float32: the n smallest distances of each row of ``x`` to the rows of ``x``, itself (0) included.
+
+    Which of several rows at the same distance comes first does not change the
+    sorted distances, so column j is the distance to the j-th nearest other row.
+    """
+    with config_context(working_memory=WORKING_MEMORY_MIB):
+        distances, _ = NearestNeighbors(n_neighbors=n).fit(x).kneighbors(x)
+    return distances.astype(np.float32)
 
 
 def knn(points: np.ndarray, k: int, queries: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,7 @@ from zspace.core.log import get_logger
 from zspace.pipeline.encode import encode
 from zspace.pipeline.run import Run, open_run
 from zspace.pipeline.zstore import ZStore, load_zstore
-from zspace.science.samplers import Sampler, make_sampler, resolve_sampler, samplers_dir, saved_name
+from zspace.science.samplers import Sampler, StaleSampler, make_sampler, resolve_sampler, samplers_dir, saved_name
 
 log = get_logger(__name__)
 
@@ -76,8 +76,12 @@ def fitted_sampler(run: Run | str | Path, spec: str, *, epoch: int | None = None
     if meta_path.exists():
         fitted_epoch = json.loads(meta_path.read_text()).get("info", {}).get("epoch")
         if fitted_epoch == epoch:
-            return resolve_sampler(run.root, spec, z_dim)
-        log.info("%s was fitted to epoch %s; refitting to epoch %s", meta_path.parent, fitted_epoch, epoch)
+            try:
+                return resolve_sampler(run.root, spec, z_dim)
+            except StaleSampler as exc:
+                log.warning(f"{exc}; refitting it now")
+        else:
+            log.info("%s was fitted to epoch %s; refitting to epoch %s", meta_path.parent, fitted_epoch, epoch)
     return fit_sampler(run, spec, epoch=epoch, seed=seed, device=device)
 
 

@@ -1,13 +1,14 @@
 """Samplers of latent points (see :mod:`zspace.science.samplers.base` for specs and storage).
 
 Importing the package registers every sampler: the closed-form ones, the
-fitted ones and the RealNVP flow, in that order (the order of ``--help``).
+fitted ones and the flows (zuko), in that order (the order of ``--help``).
 A new sampler is a class with ``@register`` in a module imported here.
 """
 
 from zspace.science.samplers.base import (
                                           SAMPLERS,
                                           Sampler,
+                                          StaleSampler,
                                           load_sampler,
                                           make_sampler,
                                           register,
@@ -28,7 +29,7 @@ from zspace.science.samplers.fitted import (
 )
 from zspace.science.samplers.flow import FlowSampler
 
-__all__ = ["SAMPLERS", "Sampler", "load_sampler", "make_sampler", "register", "resolve_sampler", "sampler_names",
+__all__ = ["SAMPLERS", "Sampler", "StaleSampler", "load_sampler", "make_sampler", "register", "resolve_sampler", "sampler_names",
            "samplers_dir", "saved_name", "saved_samplers", "NormalSampler", "UniformSampler",
            "DiagonalGaussianSampler", "FullGaussianSampler", "GaussianMixtureSampler", "MarginalShuffleSampler",
            "NeighbourInterpolationSampler", "RadiusShellSampler", "FlowSampler"]

@@ -15,7 +15,9 @@ attributes with a trailing underscore and save them as ``state.safetensors``
 ``marginal``       each coordinate from its own empirical distribution (correlations broken)
 ``shell``          uniform direction, radius from the empirical radius distribution
 ``interp[:K]``     a uniform point on the segment between an encoded point and one of its K nearest neighbours (K = 5)
-``flow[:L]``       a RealNVP normalizing flow with L coupling layers on z (L = 8; a second stage, as in Dai and Wipf 2019)
+``flow[:L]``       zuko's masked autoregressive flow with L transforms on z (L = 8; a second stage, as in Dai and Wipf 2019)
+``maf[:L]``        the same flow by name
+``nsf[:L]``        zuko's neural spline flow with L transforms (L = 5)
 =================  =============================================================
 """
 
@@ -34,6 +36,13 @@ from zspace.core.checksums import digest_files, verify_files
 from zspace.core.errors import ZspaceError, require
 
 STATE_FILE = "state.safetensors"
+
+
+class StaleSampler(ZspaceError):
+    """A saved sampler whose learned state this zspace no longer reads (written by an earlier version).
+
+    Fitted samplers are derived data: :func:`zspace.science.latents.fitted_sampler` refits on this error.
+    """
 
 
 class Sampler:
