@@ -89,6 +89,10 @@ class SingleProcess:
         return None
 
 
+#: process groups left by :meth:`Distributed.close`, kept until the interpreter exits (see there)
+_RETIRED_GROUPS: list = []
+
+
 class Distributed:
     """This process is one of ``WORLD_SIZE`` started by torchrun; the process group is joined on construction."""
 
@@ -136,9 +140,19 @@ class Distributed:
         return parts
 
     def close(self) -> None:
-        """Wait for every process, then leave the process group (a process exiting first would abort the others)."""
+        """Wait for every process, then leave the process group (a process exiting first would abort the others).
+
+        The group object itself is kept (:data:`_RETIRED_GROUPS`) so that the
+        last owner of the gloo group is never a DistributedDataParallel's
+        Reducer: freed from there, the group's destructor joins its worker
+        threads while holding the GIL, and a worker still freeing a finished
+        all-reduce (whose tensors need the GIL) then waits forever. Released
+        through its Python object instead, the destructor lets the GIL go
+        (seen as a rare hang at the end of `zspace train` under torchrun).
+        """
         if self._td.is_initialized():
             self.barrier()
+            _RETIRED_GROUPS.append(self._td.group.WORLD)
             self._td.destroy_process_group()
 
 
