@@ -155,6 +155,7 @@ def test_a_flow_saved_by_the_hand_written_realnvp_asks_for_a_refit(tmp_path):
         load_sampler(directory)
 
 
+@needs_zuko
 def test_a_stale_saved_flow_is_refitted_where_a_fitted_sampler_is_wanted(ae_run, tmp_path):
     """fitted_sampler (fit-sampler reuse, question, the demo) refits a flow an earlier zspace saved."""
     import shutil
