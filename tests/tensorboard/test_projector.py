@@ -45,31 +45,31 @@ def run_cli(*argv) -> int:
 
 
 @pytest.fixture(scope="module")
-def test_store(board_run):
+def encoded_test_split(board_run):
     """The whole test split of the run, encoded by the API (a ZStore)."""
     return encode(board_run, split="test", device="cpu")
 
 
-def test_a_run_gives_tensors_metadata_and_sprite_of_the_seeded_rows(board_run, test_store, tmp_path):
+def test_a_run_gives_tensors_metadata_and_sprite_of_the_seeded_rows(board_run, encoded_test_split, tmp_path):
     out = tmp_path / "proj"
     assert run_cli(board_run, "--out", out, "--max-points", N, "--seed", SEED, "--device", "cpu") == 0
-    rows = seeded_subsample(len(test_store.z), N, SEED)
+    rows = seeded_subsample(len(encoded_test_split.z), N, SEED)
     config = read_config(out)
     assert len(config.embeddings) == 1
     emb = config.embeddings[0]
     assert (emb.tensor_name, emb.tensor_path, emb.metadata_path) == ("mu", "tensors.tsv", "metadata.tsv")
-    assert list(emb.tensor_shape) == [N, test_store.z.shape[1]]
+    assert list(emb.tensor_shape) == [N, encoded_test_split.z.shape[1]]
 
     tensors = np.loadtxt(out / "tensors.tsv", delimiter="\t", dtype=np.float64).astype(np.float32)
-    np.testing.assert_allclose(tensors, test_store.codes[rows], rtol=0, atol=1e-5)
+    np.testing.assert_allclose(tensors, encoded_test_split.codes[rows], rtol=0, atol=1e-5)
 
     header, meta = read_metadata(out)
     run = open_run(board_run)
     class_names = run.config["data"]["class_names"]
-    assert header == ["index", "label", *test_store.factor_names]
+    assert header == ["index", "label", *encoded_test_split.factor_names]
     assert [int(r[0]) for r in meta] == rows.tolist()
-    assert [r[1] for r in meta] == [class_names[int(v)] for v in test_store.labels[rows]]
-    np.testing.assert_allclose(np.array([r[2:] for r in meta], dtype=float), test_store.factors[rows], rtol=1e-5)
+    assert [r[1] for r in meta] == [class_names[int(v)] for v in encoded_test_split.labels[rows]]
+    np.testing.assert_allclose(np.array([r[2:] for r in meta], dtype=float), encoded_test_split.factors[rows], rtol=1e-5)
 
     images = run.data_split("test").images[rows]
     h, w = images.shape[1:3]
@@ -83,30 +83,30 @@ def test_a_run_gives_tensors_metadata_and_sprite_of_the_seeded_rows(board_run, t
         assert np.array_equal(thumb, images[i, ..., 0] if i < N else np.zeros((h, w), np.uint8)), i
 
 
-def test_a_z_file_gives_the_same_rows_without_a_sprite(test_store, tmp_path):
+def test_a_z_file_gives_the_same_rows_without_a_sprite(encoded_test_split, tmp_path):
     z_file = tmp_path / "z.npz"
-    test_store.save(z_file)
+    encoded_test_split.save(z_file)
     out = tmp_path / "proj"
     assert run_cli(z_file, "--out", out, "--max-points", N, "--seed", SEED) == 0
-    rows = seeded_subsample(len(test_store.z), N, SEED)
+    rows = seeded_subsample(len(encoded_test_split.z), N, SEED)
     emb = read_config(out).embeddings[0]
     assert not emb.sprite.image_path and not (out / "sprite.png").exists()
     tensors = np.loadtxt(out / "tensors.tsv", delimiter="\t", dtype=np.float64).astype(np.float32)
-    assert np.array_equal(tensors, test_store.codes[rows])  # 9 significant digits read back exactly
+    assert np.array_equal(tensors, encoded_test_split.codes[rows])  # 9 significant digits read back exactly
     header, meta = read_metadata(out)
     assert header[:2] == ["index", "label"] and [int(r[0]) for r in meta] == rows.tolist()
-    assert [r[1] for r in meta] == [test_store.meta["class_names"][int(v)] for v in test_store.labels[rows]]
+    assert [r[1] for r in meta] == [encoded_test_split.meta["class_names"][int(v)] for v in encoded_test_split.labels[rows]]
 
 
-def test_a_plain_npy_array_and_no_sprite_option(board_run, test_store, tmp_path):
+def test_a_plain_npy_array_and_no_sprite_option(board_run, encoded_test_split, tmp_path):
     array = tmp_path / "z.npy"
-    np.save(array, np.asarray(test_store.z))
+    np.save(array, np.asarray(encoded_test_split.z))
     assert run_cli(array, "--out", tmp_path / "a", "--max-points", 20, "--seed", 1) == 0
     emb = read_config(tmp_path / "a").embeddings[0]
-    assert emb.tensor_name == "z" and list(emb.tensor_shape) == [20, test_store.z.shape[1]]
-    rows = seeded_subsample(len(test_store.z), 20, 1)
+    assert emb.tensor_name == "z" and list(emb.tensor_shape) == [20, encoded_test_split.z.shape[1]]
+    rows = seeded_subsample(len(encoded_test_split.z), 20, 1)
     tensors = np.loadtxt(tmp_path / "a" / "tensors.tsv", delimiter="\t", dtype=np.float64).astype(np.float32)
-    assert np.array_equal(tensors, test_store.z[rows])
+    assert np.array_equal(tensors, encoded_test_split.z[rows])
     # one metadata column: no header line (the Projector's rule)
     assert (tmp_path / "a" / "metadata.tsv").read_text().split() == [str(r) for r in rows]
 
@@ -116,9 +116,9 @@ def test_a_plain_npy_array_and_no_sprite_option(board_run, test_store, tmp_path)
     assert not read_config(tmp_path / "b").embeddings[0].sprite.image_path
 
 
-def test_an_existing_out_is_refused_unless_force_and_force_replaces_only_a_layout(test_store, tmp_path, capsys):
+def test_an_existing_out_is_refused_unless_force_and_force_replaces_only_a_layout(encoded_test_split, tmp_path, capsys):
     z_file = tmp_path / "z.npz"
-    test_store.save(z_file)
+    encoded_test_split.save(z_file)
     out = tmp_path / "proj"
     assert run_cli(z_file, "--out", out, "--max-points", 10) == 0
     before = snapshot(tmp_path)
@@ -138,10 +138,10 @@ def test_an_existing_out_is_refused_unless_force_and_force_replaces_only_a_layou
     assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
 
 
-def test_missing_tensorboard_is_a_one_line_error_and_writes_nothing(test_store, tmp_path, capsys,
+def test_missing_tensorboard_is_a_one_line_error_and_writes_nothing(encoded_test_split, tmp_path, capsys,
                                                                      tensorboard_blocked):
     z_file = tmp_path / "z.npz"
-    test_store.save(z_file)
+    encoded_test_split.save(z_file)
     with tensorboard_blocked():
         code = run_cli(z_file, "--out", tmp_path / "proj")
     err = capsys.readouterr().err.strip().splitlines()

@@ -46,8 +46,10 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import torch
 
+from zspace.core import images as core_images
 from zspace.core import io
 from zspace.core.errors import ZspaceError
+from zspace.core.images import tile
 from zspace.pipeline.batches import to_tensor
 
 #: what a user runs to get TensorBoard
@@ -86,28 +88,9 @@ def board_dir(run_root: str | Path) -> Path:
 
 
 # -- images ---------------------------------------------------------------------------------------------------------
-def tile(images: np.ndarray, ncols: int, nrows: int | None = None, pad: int = 0, fill: int = 255) -> np.ndarray:
-    """Tile uint8 images (N, H, W, C) row by row into one uint8 (nrows*(H+pad)+pad, ncols*(W+pad)+pad, C) array.
-
-    ``nrows`` defaults to the rows the N images need; empty cells and the
-    ``pad``-pixel gutters hold ``fill``.
-    """
-    n, h, w, c = images.shape
-    nrows = max(1, math.ceil(n / ncols)) if nrows is None else nrows
-    if n > nrows * ncols:
-        raise ValueError(f"{n} images do not fit in {nrows} x {ncols} cells")
-    grid = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c), fill, dtype=np.uint8)
-    for i in range(n):
-        r, col = divmod(i, ncols)
-        y, x = pad + r * (h + pad), pad + col * (w + pad)
-        grid[y:y + h, x:x + w] = images[i]
-    return grid
-
-
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """float images (B, C, H, W) in [0, 1] -> uint8 (B, H, W, C), rounded to the nearest level."""
-    pixels = images.detach().float().permute(0, 2, 3, 1).cpu().numpy()
-    return (np.clip(pixels, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return core_images.to_uint8(images.detach().float().permute(0, 2, 3, 1).cpu().numpy())
 
 
 def sample_points(seed: int, n: int, z_dim: int) -> torch.Tensor:
@@ -315,5 +298,5 @@ def write_projector_layout(out: str | Path, vectors: np.ndarray, name: str, colu
 
 
 __all__ = ["INSTALL", "BOARD_DIR", "GRID_COLUMNS", "SAMPLE_ROWS", "SPRITE_MAX_SIDE", "PROJECTOR_FILES",
-           "require_tensorboard", "board_dir", "tile", "to_uint8", "sample_points", "TrainingBoard",
+           "require_tensorboard", "board_dir", "to_uint8", "sample_points", "TrainingBoard",
            "open_training_board", "check_projector_out", "sprite_image", "metadata_tsv", "write_projector_layout"]

@@ -8,24 +8,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from zspace.core import images as core_images
 from zspace.core import io
 
 
 def tile(images: np.ndarray, ncols: int | None = None, pad: int = 1) -> np.ndarray:
-    """Tile images (N, H, W, C) in [0, 1] into one uint8 (rows*H, cols*W, C) array.
+    """Tile images (N, H, W, C) in [0, 1] into one uint8 array, ceil(sqrt(N)) columns unless ``ncols``.
 
     Empty cells and ``pad``-pixel gutters are white.
     """
-    n, h, w, c = images.shape
-    ncols = ncols or math.ceil(math.sqrt(n))
-    nrows = math.ceil(n / ncols)
-    grid = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c), 255, dtype=np.uint8)
-    pixels = (np.clip(images, 0, 1) * 255 + 0.5).astype(np.uint8)
-    for i in range(n):
-        r, col = divmod(i, ncols)
-        y, x = pad + r * (h + pad), pad + col * (w + pad)
-        grid[y:y + h, x:x + w] = pixels[i]
-    return grid
+    return core_images.tile(core_images.to_uint8(images), ncols or math.ceil(math.sqrt(len(images))), pad=pad)
 
 
 def save_png(array: np.ndarray, path: str | Path, scale: int = 1) -> Path:
