@@ -4,13 +4,17 @@ Every file zspace produces goes through :func:`atomic_path`: the content is
 written to a temporary file in the same directory, flushed to disk, and then
 renamed over the target with :func:`os.replace`. A reader therefore sees the
 old file or the new one, never half of one, even if the process is killed
-mid-write. Only rank 0 writes in multi-process runs (see :mod:`zspace.core.dist`);
+mid-write. Files that belong together are written into a directory that
+:func:`atomic_dir` swaps in whole (renameat2 RENAME_EXCHANGE where the file
+system can): a kill at any instant leaves the old directory or the new one.
+Only rank 0 writes in multi-process runs (see :mod:`zspace.core.dist`);
 callers decide that, this module does not.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fnmatch
 import glob
@@ -18,12 +22,14 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, NamedTuple
 
 import numpy as np
 
+from zspace.core import faults
 from zspace.core.errors import ZspaceError
 
 
@@ -38,19 +44,22 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     with reporting_write_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=_temporary_prefix(path), suffix=f".tmp{path.suffix[:16]}",
-                                        dir=path.parent)
-        os.close(fd)
-        tmp = Path(tmp_name)
+        prefix, suffix = _temporary_prefix(path), f".tmp{path.suffix[:16]}"
         try:
+            fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
+            os.close(fd)
+            tmp = Path(tmp_name)
             yield tmp
             _fsync_file(tmp)
             os.chmod(tmp, _FILE_MODE)  # mkstemp makes 0600; give the permissions a plain open() would
             os.replace(tmp, path)
             _fsync_dir(path.parent)
         except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+            # this process's temporaries of ``path`` (the prefix holds our pid): also one that an interrupt
+            # (Ctrl-C) left between mkstemp making it and returning its name
+            for leftover in path.parent.glob(glob.escape(prefix) + "*" + glob.escape(suffix)):
+                with contextlib.suppress(FileNotFoundError):
+                    leftover.unlink()
             raise
 
 
@@ -111,7 +120,8 @@ _TEMPORARY_REST = re.compile(r"(?:(?P<pid>\d+)-[a-z0-9_]+|[a-z0-9_]{8})\.tmp(?:\
 
 
 def remove_stale_temporaries(path: str | os.PathLike, *, pattern: bool = False) -> list[Path]:
-    """Delete the temporaries that killed writers of ``path`` left next to it; return them.
+    """Clean up after killed writers of ``path``: restore a stranded previous directory, delete the rest; return
+    the deleted paths.
 
     With ``pattern``, the name of ``path`` is a glob pattern of names
     (``checkpoints/epoch_*``). A temporary of a target NAME is what
@@ -119,7 +129,13 @@ def remove_stale_temporaries(path: str | os.PathLike, *, pattern: bool = False) 
     (``.NAME.PID-RANDOM.tmp``, ``.NAME.old-PID``), or ``.NAME.deleting``. One
     whose process ``PID`` is still alive is kept: that process may be writing
     the same target right now. A temporary named without a process id (older
-    zspace versions, ``.deleting``) is deleted. Process ids are those of this
+    zspace versions, ``.deleting``) is deleted.
+
+    ``.NAME.old-PID`` is the previous NAME that :func:`atomic_dir` moved aside
+    where the file system cannot exchange two directories: when NAME is
+    missing, the writer was killed between its two renames, and the previous
+    directory is renamed back to NAME (never deleted); when NAME exists, the
+    new one made it and the old one is deleted. Process ids are those of this
     machine: two machines writing one target in a shared folder at once must
     not call this.
     """
@@ -130,8 +146,10 @@ def remove_stale_temporaries(path: str | os.PathLike, *, pattern: bool = False) 
     except OSError:  # no folder (nothing to remove) or an unreadable one (nothing we could remove)
         return removed
     for entry in entries:
-        owner = _temporary_owner(entry.name, path.name, pattern)
-        if owner is False or (owner is not None and _process_alive(owner)):
+        temporary = _temporary_of(entry.name, path.name, pattern)
+        if temporary is None or (temporary.pid is not None and _process_alive(temporary.pid)):
+            continue
+        if temporary.kind == "old" and _restore_replaced(entry, path if not pattern else path.parent / temporary.stem):
             continue
         with contextlib.suppress(OSError):  # a read-only folder: leave it, the write that follows will say why
             if entry.is_dir() and not entry.is_symlink():
@@ -142,21 +160,41 @@ def remove_stale_temporaries(path: str | os.PathLike, *, pattern: bool = False) 
     return removed
 
 
-def _temporary_owner(name: str, target: str, pattern: bool) -> int | None | bool:
-    """The process id in ``name`` if it is a temporary of ``target`` (a glob pattern with ``pattern``), None when
-    that temporary names no process, False when ``name`` is no temporary of ``target``."""
+class _Temporary(NamedTuple):
+    kind: str  # "tmp" (atomic_path's or atomic_dir's), "old" (atomic_dir's replaced directory) or "deleting"
+    pid: int | None  # the writer's process id; None in names without one
+    stem: str  # the NAME in ".NAME.REST" (cut to 200 bytes in "tmp" names)
+
+
+def _temporary_of(name: str, target: str, pattern: bool) -> _Temporary | None:
+    """What ``name`` is if it is a temporary of ``target`` (a glob pattern with ``pattern``), else None."""
     if not name.startswith("."):
-        return False
+        return None
     for cut in range(len(name) - 1, 1, -1):  # ".NAME.REST": try every dot as the one after NAME
         if name[cut] != ".":
             continue
         rest = _TEMPORARY_REST.fullmatch(name, cut + 1)
         stem = name[1:cut]
-        if rest is None or not (fnmatch.fnmatchcase(stem, target) if pattern else stem == _temporary_stem(target)):
+        if rest is None or not (fnmatch.fnmatchcase(stem, target) if pattern
+                                else stem in (target, _temporary_stem(target))):
             continue
         pid = rest.group("pid") or rest.group("old")
-        return None if pid is None else int(pid)
-    return False
+        kind = "old" if rest.group("old") else "deleting" if rest.group(0) == "deleting" else "tmp"
+        return _Temporary(kind, None if pid is None else int(pid), stem)
+    return None
+
+
+def _restore_replaced(old: Path, path: Path) -> bool:
+    """Rename ``old`` (a ``.NAME.old-PID`` of a dead writer) back to ``path`` if nothing is there; whether it did."""
+    if os.path.lexists(path):
+        return False
+    try:
+        if not _renameat2(old, path, _RENAME_NOREPLACE):  # no renameat2 here: the lexists above must do
+            os.rename(old, path)
+    except OSError:  # something appeared at path meanwhile (a new one made it), or a read-only folder
+        return False
+    _fsync_dir(path.parent)
+    return True
 
 
 def _process_alive(pid: int) -> bool:
@@ -321,35 +359,130 @@ def refuse_overwrite(path: str | os.PathLike, what: str, flag: str = "--force") 
         raise ZspaceError(f"{what} {path} already exists; choose another path or pass {flag} to replace it")
 
 
+#: set to 1 to replace directories as on a system without renameat2 (the two renames of :func:`atomic_dir`)
+NO_EXCHANGE_ENV = "ZSPACE_NO_RENAME_EXCHANGE"
+#: the kill points of :func:`atomic_dir`, in the order it reaches them (``atomic_dir.aside`` only without exchange)
+ATOMIC_DIR_POINTS = ("atomic_dir.written", "atomic_dir.synced", "atomic_dir.aside", "atomic_dir.swapped",
+                     "atomic_dir.durable", "atomic_dir.deleting")
+
+_RENAME_NOREPLACE = 1
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100  # Linux
+#: errno of a renameat2 that this kernel, C library or file system does not offer (EPERM: a seccomp filter)
+_RENAMEAT2_UNSUPPORTED = {errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EPERM}
+_renameat2_function: Any = None
+
+
+def _renameat2(src: str | os.PathLike, dst: str | os.PathLike, flags: int) -> bool:
+    """Linux ``renameat2(src, dst, flags)`` (kernel >= 3.15, glibc >= 2.28) through ctypes.
+
+    Returns False, having changed nothing, where it is not available: not
+    Linux, no such C function, a kernel or file system without the flag
+    (EINVAL, ENOSYS, EOPNOTSUPP; some network file systems), or
+    ``ZSPACE_NO_RENAME_EXCHANGE=1``. Other failures raise OSError.
+    """
+    global _renameat2_function
+    if not sys.platform.startswith("linux") or os.environ.get(NO_EXCHANGE_ENV, "") not in ("", "0"):
+        return False
+    if _renameat2_function is None:
+        function = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", False)
+        if function:
+            function.argtypes = (ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint)
+            function.restype = ctypes.c_int
+        _renameat2_function = function
+    if not _renameat2_function:
+        return False
+    if _renameat2_function(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), flags) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in _RENAMEAT2_UNSUPPORTED:
+        return False
+    raise OSError(code, os.strerror(code), os.fspath(src), None, os.fspath(dst))
+
+
 @contextlib.contextmanager
 def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary directory next to ``path``; on success it replaces ``path``.
 
-    Used for checkpoints, whose files (weights + JSON state) must appear
-    together or not at all. An existing ``path`` is moved aside first and
-    deleted only after the new directory is in place.
+    Used for checkpoints, Z directories, samplers and projector folders,
+    whose files must appear together or not at all. A kill at any instant
+    leaves the old ``path`` or the new one complete, never neither:
+
+    * where the file system can (Linux renameat2 ``RENAME_EXCHANGE``: ext4,
+      xfs, btrfs, tmpfs), the finished directory and an existing ``path`` are
+      exchanged in one step, so ``path`` is always a complete directory; the
+      old one, now under the temporary's name, is deleted afterwards (what a
+      kill leaves of it, :func:`remove_stale_temporaries` deletes);
+    * elsewhere (macOS, some network file systems, or with the environment
+      variable ``ZSPACE_NO_RENAME_EXCHANGE=1``) the old ``path`` is renamed to
+      ``.NAME.old-PID`` and the new one to ``path``: a reader arriving
+      between the two renames finds no ``path``, and a kill there leaves
+      none until :func:`remove_stale_temporaries` (or the next
+      ``atomic_dir`` of ``path``) renames the old one back.
+
+    A ``.NAME.old-PID`` of a dead writer with ``path`` missing is restored
+    first. The kill points of :data:`ATOMIC_DIR_POINTS` mark every step.
     """
     path = Path(path)
     with reporting_write_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         prefix = _temporary_prefix(path)
+        old_prefix = f".{_temporary_stem(path.name)}.old-"
+        old = path.with_name(f"{old_prefix}{os.getpid()}")
+        for stranded in path.parent.glob(glob.escape(old_prefix) + "*"):  # what a writer killed in the gap left
+            temporary = _temporary_of(stranded.name, path.name, False)
+            # our own pid: a dead process's that we now reuse, or our failed undo (each call ends without one)
+            if temporary is not None and (temporary.pid == os.getpid() or not _process_alive(temporary.pid)):
+                _restore_replaced(stranded, path)
         try:
             tmp = Path(tempfile.mkdtemp(prefix=prefix, suffix=".tmp", dir=path.parent))
             yield tmp
-            for child in tmp.iterdir():
-                _fsync_file(child)
+            faults.point("atomic_dir.written")
+            for root, _, files in os.walk(tmp):
+                for name in files:
+                    _fsync_file(Path(root, name))
             os.chmod(tmp, _DIR_MODE)  # mkdtemp makes 0700
-            old = None
-            if path.exists():
-                old = path.with_name(f".{path.name}.old-{os.getpid()}")
+            _fsync_dir(tmp)
+            faults.point("atomic_dir.synced")
+            replaced = os.path.lexists(path)
+            exchanged = replaced and _renameat2(tmp, path, _RENAME_EXCHANGE)  # then the old directory is at tmp
+            if replaced and not exchanged:
+                if os.path.lexists(old):  # left by a dead process of our pid, and path exists: not needed
+                    _remove_tree(old)
                 os.replace(path, old)
-            os.replace(tmp, path)
+                faults.point("atomic_dir.aside")
+            if not exchanged:
+                os.replace(tmp, path)
+            faults.point("atomic_dir.swapped")
             _fsync_dir(path.parent)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
+            if replaced:  # delete the old directory, best effort: what stays, remove_stale_temporaries deletes
+                faults.point("atomic_dir.durable")
+                with contextlib.suppress(OSError):
+                    if not exchanged:
+                        os.replace(old, tmp)  # deleted under the temporary's name: never a half-deleted ".old-PID"
+                    _remove_tree(tmp)
         except BaseException:
+            if os.path.lexists(old) and not os.path.lexists(path):  # failed between the two renames: undo the first
+                with contextlib.suppress(OSError):
+                    os.rename(old, path)
             # this process's temporaries of ``path`` (the prefix holds our pid): also one that an interrupt
             # (Ctrl-C) left between mkdtemp making it and returning its name
             for leftover in path.parent.glob(glob.escape(prefix) + "*.tmp"):
                 shutil.rmtree(leftover, ignore_errors=True)
             raise
+
+
+def _remove_tree(path: Path) -> None:
+    """Delete the file or directory tree ``path`` entry by entry (kill point ``atomic_dir.deleting`` after each)."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink()
+        return
+    for root, dirs, files in os.walk(path, topdown=False):
+        for name in (*files, *dirs):  # bottom-up: a directory listed here is empty by now, unless it is a link
+            entry = os.path.join(root, name)
+            if os.path.isdir(entry) and not os.path.islink(entry):
+                os.rmdir(entry)
+            else:
+                os.unlink(entry)
+            faults.point("atomic_dir.deleting")
+    os.rmdir(path)
