@@ -18,7 +18,16 @@ member is memory-mapped (:mod:`zspace.core.npyfiles`, header checked against
 the file size first) and wrapped in a :class:`~zspace.core.arrays.RowStore`
 that the analyses read block by block, so the input may be larger than
 memory. Only a compressed ``.npz`` member is inflated into memory. A file
-with Python objects in it is refused, never unpickled. Rows with a NaN or
+with Python objects in it is refused, never unpickled.
+
+Every byte that has a recorded checksum is checked before an analysis uses
+it: each ``.npz`` member used against the CRC-32 of its zip entry, and each
+file of a Z directory against the CRC-32 its ``meta.json`` lists (an older
+Z directory without them is read with a warning). A mismatch is refused in
+one line naming the file and the array. The check reads each file once, in
+order, which leaves its pages cached for the analyses that follow. A plain
+``.npy`` (or a directory of them) holds no checksum, so its data cannot be
+checked. Rows with a NaN or
 infinity in ``z`` (or in ``mu``/``logvar``) are dropped and counted without
 a copy of the rest; values of ``z`` beyond :data:`MAX_ABS_VALUE` are refused;
 everything else that is wrong is a :class:`~zspace.core.errors.ZspaceError`
@@ -28,11 +37,12 @@ with a one-line message that names the file.
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import numpy as np
 
-from zspace.core import npyfiles
+from zspace.core import checksums, npyfiles
 from zspace.core.arrays import RowStore
 from zspace.core.errors import ZspaceError
 from zspace.core.log import get_logger
@@ -46,6 +56,8 @@ DEFAULT_KEY = "z"
 MAX_ABS_VALUE = 1e12
 #: .npy files of a shard directory that sit beside the z shards instead of being shards
 SIDECARS = ("mu", "logvar", "labels", "factors", "index")
+#: how the ``format`` in the meta.json of a Z directory (written by ``zspace encode --out DIR``) starts
+ZDIR_FORMAT_PREFIX = "zspace.zdir/"
 
 
 @dataclasses.dataclass
@@ -150,10 +162,13 @@ def load_latents(path: str | Path, key: str | None = None) -> LatentInput:
     raise ZspaceError(f"{path}: unknown file type {suffix!r}; give an .npy or .npz file holding an (N, d) array")
 
 
-def _open_npy(path: Path) -> np.ndarray:
-    """The array of an .npy, memory-mapped; ZspaceError naming the file."""
+def _open_npy(path: Path, crc32: int | None = None, fix: str = "") -> np.ndarray:
+    """The array of an .npy, memory-mapped, its bytes checked against ``crc32`` when given; ZspaceError naming
+    the file (``fix`` ends the message of damaged bytes)."""
     try:
-        return npyfiles.open_npy(path)
+        return npyfiles.open_npy(path, crc32)
+    except checksums.ChecksumMismatch as exc:
+        raise ZspaceError(f"{path}: {exc}; {fix}") from None
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise ZspaceError(f"{path}: the array holds Python objects (pickle), which zspace never loads; "
@@ -168,9 +183,11 @@ def _load_directory(path: Path) -> LatentInput:
     if not shards:
         raise ZspaceError(f"{path}: no .npy shards in the directory; put the (n_i, d) arrays there as "
                           "emb_0000.npy, emb_0001.npy, ... (read in name order)")
+    read = [f for f in files if f.stem in ("mu", "logvar", "labels")]
+    crc32, fix = _zdir_crc32(path, [f.name for f in (*shards, *read)])
     parts = []
     for shard in shards:
-        part = _open_npy(shard)
+        part = _open_npy(shard, crc32.get(shard.name), fix)
         if part.ndim != 2 or not _is_real(part.dtype):
             raise ZspaceError(f"{shard}: shard is {part.dtype} {part.shape}; every shard must be a real-valued "
                               "(n_i, d) matrix; rewrite it or move it out of the directory")
@@ -181,9 +198,30 @@ def _load_directory(path: Path) -> LatentInput:
             raise ZspaceError(f"{shard}: shard is {part.dtype} but {shards[0].name} is {parts[0].dtype}; "
                               "write every shard with one dtype")
         parts.append(part)
-    sidecar = {f.stem: _open_npy(f) for f in files if f.stem in ("mu", "logvar", "labels")}
+    sidecar = {f.stem: _open_npy(f, crc32.get(f.name), fix) for f in read}
     source = f"{path}/ ({len(parts)} shard{'s' if len(parts) != 1 else ''})"
     return from_arrays(RowStore(parts), sidecar.get("mu"), sidecar.get("logvar"), sidecar.get("labels"), source=source)
+
+
+def _zdir_crc32(path: Path, used: list[str]) -> tuple[dict[str, int], str]:
+    """The recorded CRC-32 of the files ``used`` when ``path`` is a Z directory that lists them, else {}; and the
+    fix for a damaged one. An older Z directory without them warns; a damaged listing is a ZspaceError."""
+    fix = f"write the Z directory again with: zspace encode RUN_DIR --out {path} --force"
+    file = path / "meta.json"
+    if not file.exists():
+        return {}, fix  # a directory of the user's shards: nothing was recorded
+    try:
+        info = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ZspaceError(f"{file}: not readable JSON ({' '.join(str(exc).split())}), so the files of this Z directory "
+                          f"cannot be checked; {fix}, or move meta.json out of a directory of your own shards") from None
+    if not isinstance(info, dict) or not str(info.get("format", "")).startswith(ZDIR_FORMAT_PREFIX):
+        return {}, fix  # the user's own meta.json
+    try:
+        listing = checksums.listed_crc32(info, f"Z directory {path}", f"to add them, {fix}")
+        return ({} if listing is None else checksums.crc32_of_used(listing, path, used)), fix
+    except ValueError as exc:
+        raise ZspaceError(f"Z directory {path}: {exc}; {fix}") from None
 
 
 def _load_npz(path: Path, key: str | None) -> LatentInput:
@@ -199,14 +237,19 @@ def _load_npz(path: Path, key: str | None) -> LatentInput:
         listed = ", ".join(name if name.isprintable() else repr(name) for name in names)
         raise ZspaceError(f"{path}: no array named {key!r} (the file has {listed}); pass --key NAME")
     wanted = [key] + ([name for name in ("mu", "logvar", "labels") if name in names] if key == DEFAULT_KEY else [])
-    arrays = {name: _open_member(path, name) for name in wanted}
+    fix = (f"write it again with: zspace encode RUN_DIR --out {path} --force" if "meta" in names else
+           "write it again with np.savez")
+    arrays = {name: _open_member(path, name, fix) for name in wanted}
     return from_arrays(arrays.pop(key), **arrays, source=f"{path}[{key}]")
 
 
-def _open_member(path: Path, name: str) -> np.ndarray:
-    """Member ``name`` of an .npz: memory-mapped when stored uncompressed (np.savez), else inflated."""
+def _open_member(path: Path, name: str, fix: str) -> np.ndarray:
+    """Member ``name`` of an .npz: memory-mapped when stored uncompressed (np.savez), else inflated; its bytes
+    checked against the CRC-32 of its zip entry (``fix`` ends the message when they differ)."""
     try:
         return npyfiles.open_npz_member(path, name)
+    except checksums.ChecksumMismatch as exc:
+        raise ZspaceError(f"{path}: {exc}; {fix}") from None
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise ZspaceError(f"{path}: {exc}; zspace never loads Python objects, save numeric arrays only") from None

@@ -9,6 +9,14 @@ really holds, refuse object dtypes before numpy sees them, and turn every
 failure into a :class:`ValueError` with a one-line reason, so a caller needs
 one ``except ValueError`` to word its own :class:`~zspace.core.errors.ZspaceError`.
 A reason that mentions "pickle" means the file holds Python objects.
+
+The data are checked too where a checksum was recorded: every .npz member
+against the CRC-32 its zip entry holds (a mapped member by
+:func:`zspace.core.checksums.check_crc32` before it is mapped, an inflated
+one by zipfile as it is read), and an .npy given its CRC-32 (a Z directory
+lists them) before it is mapped. Damaged data raise
+:class:`~zspace.core.checksums.ChecksumMismatch`, a ValueError. A plain .npy
+has no checksum (the format holds none), so its data cannot be checked.
 """
 
 from __future__ import annotations
@@ -23,6 +31,8 @@ from pathlib import Path
 from typing import BinaryIO, Sequence
 
 import numpy as np
+
+from zspace.core.checksums import ChecksumMismatch, check_crc32
 
 #: deflate expands at most about 1032-fold; a member claiming more is corrupt (or a zip bomb)
 MAX_DEFLATE_RATIO = 1100
@@ -72,18 +82,21 @@ def _checked_header(fh: BinaryIO, available: int) -> tuple[tuple[int, ...], np.d
     return tuple(shape), dtype, bool(fortran)
 
 
-def open_npy(path: str | os.PathLike) -> np.ndarray:
+def open_npy(path: str | os.PathLike, crc32: int | None = None) -> np.ndarray:
     """A read-only memory map of the array in a .npy file, its header checked first (ValueError otherwise).
 
     Nothing is read into memory: rows are paged in from the file when they
     are used. An array without data (a zero in its shape) comes back as an
-    empty in-memory array, since an empty map cannot be made.
+    empty in-memory array, since an empty map cannot be made. ``crc32``: the
+    CRC-32 of the whole file recorded when it was written; given, the file
+    is read once in order and compared before it is mapped
+    (:class:`~zspace.core.checksums.ChecksumMismatch` when it differs).
     """
     try:
         with open(path, "rb") as fh:
-            return _map(path, fh, 0, os.fstat(fh.fileno()).st_size)
+            return _map(fh, 0, os.fstat(fh.fileno()).st_size, crc32)
     except (ValueError, *_ZIP_ERRORS) as exc:
-        raise ValueError(_reason(exc)) from None
+        raise _reworded(exc) from None
 
 
 def open_npz_member(path: str | os.PathLike, name: str) -> np.ndarray:
@@ -91,7 +104,11 @@ def open_npz_member(path: str | os.PathLike, name: str) -> np.ndarray:
 
     ``np.savez`` stores its members uncompressed, so their bytes lie in the
     archive as they would in a .npy file and can be mapped the same way;
-    ``np.savez_compressed`` members have to be inflated into memory.
+    ``np.savez_compressed`` members have to be inflated into memory. Either
+    way the member's bytes are compared with the CRC-32 of its zip entry
+    before the array is returned (:class:`~zspace.core.checksums.ChecksumMismatch`
+    naming the array when they differ); a stored member is read once for
+    that, which leaves its pages cached for the reads that follow.
     """
     try:
         size = Path(path).stat().st_size
@@ -104,7 +121,7 @@ def open_npz_member(path: str | os.PathLike, name: str) -> np.ndarray:
                 try:
                     return _read_member(archive, info, size)
                 except (ValueError, *_ZIP_ERRORS) as exc:
-                    raise ValueError(f"array {name!r}: {_reason(exc)}") from None
+                    raise _reworded(exc, f"array {name!r}: ") from None
         with open(path, "rb") as fh:
             fh.seek(info.header_offset)
             local = fh.read(30)
@@ -116,20 +133,25 @@ def open_npz_member(path: str | os.PathLike, name: str) -> np.ndarray:
                 raise ValueError(f"array {name!r}: the zip directory claims {info.file_size} bytes but the "
                                  "archive ends first; the archive is corrupt")
             try:
-                return _map(path, fh, start, start + info.file_size)
+                return _map(fh, start, start + info.file_size, info.CRC)
             except ValueError as exc:
-                raise ValueError(f"array {name!r}: {_reason(exc)}") from None
+                raise _reworded(exc, f"array {name!r}: ") from None
     except _ZIP_ERRORS as exc:
         raise ValueError(_reason(exc)) from None
 
 
-def _map(path: str | os.PathLike, fh: BinaryIO, start: int, end: int) -> np.ndarray:
-    """Memory map of the .npy stored in bytes [start, end) of the open file ``fh``."""
+def _map(fh: BinaryIO, start: int, end: int, crc32: int | None = None) -> np.ndarray:
+    """Memory map of the .npy stored in bytes [start, end) of the open file ``fh``, its header checked, then
+    (when ``crc32`` is given) the CRC-32 of those bytes."""
     fh.seek(start)
     shape, dtype, fortran = _checked_header(fh, end)
+    offset = fh.tell()
+    if crc32 is not None:
+        check_crc32(fh.fileno(), crc32, start, end - start)
     if math.prod(shape) == 0:
         return np.empty(shape, dtype=dtype)
-    return np.memmap(path, dtype=dtype, mode="r", offset=fh.tell(), shape=shape, order="F" if fortran else "C")
+    # the map is made from the file just checked (not from its path, which may name another file by now)
+    return np.memmap(fh, dtype=dtype, mode="r", offset=offset, shape=shape, order="F" if fortran else "C")
 
 
 def npz_names(path: str | os.PathLike) -> list[str]:
@@ -158,7 +180,7 @@ def load_npz(path: str | os.PathLike, names: Sequence[str] | None = None) -> dic
                 try:
                     out[name] = _read_member(archive, members[name], size)
                 except (ValueError, *_ZIP_ERRORS) as exc:
-                    raise ValueError(f"array {name!r}: {_reason(exc)}") from None
+                    raise _reworded(exc, f"array {name!r}: ") from None
             return out
     except _ZIP_ERRORS as exc:
         raise ValueError(_reason(exc)) from None
@@ -171,14 +193,30 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, archive_size: 
     if info.compress_size > archive_size or info.file_size > limit:
         raise ValueError(f"the zip directory claims {info.file_size} bytes from {info.compress_size} stored; "
                          "the archive is corrupt")
+    broken = (zipfile.BadZipFile, zlib.error, EOFError)  # a bad CRC-32 (zipfile checks it at the last byte), a
+    # broken deflate stream or one that ends early
+    try:
+        with archive.open(info) as fh:
+            check_header(fh, info.file_size)  # a small member is read to its end (and its CRC-32 checked) here
+    except broken as exc:
+        raise ChecksumMismatch(f"damaged: {_reason(exc)}") from None
     with archive.open(info) as fh:
-        check_header(fh, info.file_size)
-    with archive.open(info) as fh:
-        return np.lib.format.read_array(fh, allow_pickle=False)
+        try:
+            array = np.lib.format.read_array(fh, allow_pickle=False)
+            while fh.read(1 << 20):  # on to the last byte: the array may end before the end of the deflate stream
+                pass
+        except (ValueError, *broken) as exc:  # the header was checked and fits: the data are damaged
+            raise ChecksumMismatch(f"damaged: {_reason(exc)}") from None
+    return array
 
 
 def _array_name(filename: str) -> str:
     return filename[:-4] if filename.endswith(".npy") else filename
+
+
+def _reworded(exc: BaseException, prefix: str = "") -> ValueError:
+    """``exc`` as a one-line ValueError starting with ``prefix``; damaged data stay a ChecksumMismatch."""
+    return (ChecksumMismatch if isinstance(exc, ChecksumMismatch) else ValueError)(prefix + _reason(exc))
 
 
 def _reason(exc: BaseException) -> str:

@@ -15,12 +15,19 @@ A Z directory (any other path, for large N) holds the same arrays as
 ``NAME.npy`` files (``z.npy``, ``mu.npy``, ``logvar.npy``, ``labels.npy``,
 ``factors.npy``, ``index.npy``) and ``meta.json``::
 
-    {"format": "zspace.zdir/1", "n_points": N, "dim": d, "factor_names": [...], "meta": {run, data, ...}}
+    {"format": "zspace.zdir/1", "n_points": N, "dim": d, "factor_names": [...], "meta": {run, data, ...},
+     "crc32": {"z.npy": "1c291ca3", "index.npy": ..., ...}}
 
 :func:`writing_zdir` builds one inside :func:`zspace.core.io.atomic_dir`:
 ``z.npy`` and the VAE's arrays are memory maps filled row by row while
 encoding goes, so N rows never have to fit in memory; :func:`load_zstore`
 opens its arrays as read-only memory maps.
+
+Every byte is checked when read: a Z file's members against the CRC-32 of
+their zip entries, a Z directory's files against the CRC-32 that meta.json
+lists (``crc32``, summed over each file once it is written). A Z directory
+written before zspace listed them is read with a warning. A mismatch is a
+:class:`ZspaceError` naming the file and the array: write the store again.
 """
 
 from __future__ import annotations
@@ -33,8 +40,11 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from zspace.core import io, npyfiles
+from zspace.core import checksums, io, npyfiles
 from zspace.core.errors import ZspaceError
+from zspace.core.log import get_logger
+
+log = get_logger(__name__)
 
 #: the arrays a Z file may hold (others are never read)
 KEYS = ("z", "mu", "logvar", "labels", "factors", "factor_names", "index", "meta")
@@ -108,7 +118,9 @@ def writing_zdir(path: str | Path, n: int, *, index: np.ndarray | None = None, l
     mu or logvar; z is required) for the caller to fill. When the block ends,
     ``index`` (default 0..n-1), ``labels``, ``factors`` and meta.json are
     written, ``labels`` and ``factors`` (which may be memory maps) copied
-    :data:`COPY_ROWS` rows at a time, and the directory is renamed into place.
+    :data:`COPY_ROWS` rows at a time, meta.json lists the CRC-32 of every
+    .npy (one more pass over the files just written, mostly from the page
+    cache), and the directory is renamed into place.
 
     The whole directory is built under a temporary name next to ``path``
     (:func:`zspace.core.io.atomic_dir`): an exception or a kill leaves no half
@@ -148,8 +160,10 @@ def writing_zdir(path: str | Path, n: int, *, index: np.ndarray | None = None, l
             _write_rows(tmp / "labels.npy", (n,), np.int64, labels)
         if factors is not None:
             _write_rows(tmp / "factors.npy", (n, len(factor_names)), np.float32, factors)
+        crc32 = checksums.crc32_files(tmp, sorted(f.name for f in tmp.iterdir() if f.suffix == ".npy"))
         io.write_json(tmp / "meta.json", {"format": ZDIR_FORMAT, "n_points": n, "dim": dim,
-                                          "factor_names": [str(s) for s in factor_names], "meta": meta or {}})
+                                          "factor_names": [str(s) for s in factor_names], "meta": meta or {},
+                                          checksums.CRC32_FIELD: crc32})
 
 
 def _require_replaceable(path: Path) -> None:
@@ -184,9 +198,12 @@ def load_zstore(path: str | Path) -> ZStore:
     """Read a Z file or a Z directory written by :meth:`ZStore.save` or ``zspace encode``.
 
     Every array is checked against the module docstring's shapes and dtypes
-    (headers before reading, see :mod:`zspace.core.npyfiles`); anything else
-    is a :class:`ZspaceError` naming the file and the array. The arrays of a
-    Z directory are read-only memory maps: rows are read from disk when used.
+    (headers before reading, see :mod:`zspace.core.npyfiles`) and its bytes
+    against their recorded CRC-32; anything else is a :class:`ZspaceError`
+    naming the file and the array. The arrays of a Z directory are read-only
+    memory maps: rows are read from disk when used (the check has read each
+    file once, in order, so its pages are cached for those reads when memory
+    allows).
     """
     path = Path(path)
     if path.is_dir():
@@ -197,6 +214,9 @@ def load_zstore(path: str | Path) -> ZStore:
         raise ZspaceError(f"{kind} {path} {what}; write one with: zspace encode RUN_DIR --out {path}")
     try:
         data = npyfiles.load_npz(path, [name for name in npyfiles.npz_names(path) if name in KEYS])
+    except checksums.ChecksumMismatch as exc:
+        raise ZspaceError(f"Z file {path}: {exc}; write it again with: zspace encode RUN_DIR --out {path} "
+                          "--force") from None
     except ValueError as exc:
         fix = "it holds Python objects, which zspace never loads" if "pickle" in str(exc) else \
             "write it again with zspace encode"
@@ -235,13 +255,21 @@ def _load_zdir(path: Path) -> ZStore:
     """The store in Z directory ``path``, its arrays memory-mapped after :func:`_checked`."""
     fix = f"write it again with: zspace encode RUN_DIR --out {path} --force"
     info = _zdir_info(path, fix)
+    names = [name for name in (*VECTORS, "labels", "factors", "index") if (path / f"{name}.npy").exists()]
+    crc32: dict[str, int] = {}
+    try:
+        listing = checksums.listed_crc32(info, f"Z directory {path}", f"to add them, {fix}")
+        if listing is not None:
+            crc32 = checksums.crc32_of_used(listing, path, [f"{name}.npy" for name in names])
+    except ValueError as exc:
+        raise ZspaceError(f"Z directory {path}: {exc}; {fix}") from None
     data = {}
-    for name in (*VECTORS, "labels", "factors", "index"):
+    for name in names:
         file = path / f"{name}.npy"
-        if not file.exists():
-            continue
         try:
-            data[name] = npyfiles.open_npy(file)
+            data[name] = npyfiles.open_npy(file, crc32.get(file.name))
+        except checksums.ChecksumMismatch as exc:
+            raise ZspaceError(f"Z directory {path}: {name}.npy is {exc}; {fix}") from None
         except (ValueError, OSError) as exc:
             reason = exc if isinstance(exc, ValueError) else (exc.strerror or type(exc).__name__)
             raise ZspaceError(f"Z directory {path}: {name}.npy is not a readable .npy ({reason}); {fix}") from None
