@@ -25,6 +25,7 @@ from zspace.analysis import BatteryConfig
 from zspace.core import io
 from zspace.core.config import Config
 from zspace.core.log import get_logger
+from zspace.core.names import unique_stems
 from zspace.data.idx import is_available
 from zspace.models import ModelConfig
 from zspace.pipeline.run import open_run
@@ -40,7 +41,8 @@ log = get_logger(__name__)
 
 @dataclass
 class DemoModel:
-    """One model of the demo: a name (its sub-directory), kind and KL weight ``fact``."""
+    """One model of the demo: a name (its sub-directory, made a file stem by :func:`zspace.core.names.unique_stems`),
+    kind and KL weight ``fact``."""
 
     name: str
     kind: str
@@ -154,8 +156,8 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> dict[str, Any
     report_config = config.report_config()
     summary: dict[str, Any] = {"data": data, "config": dataclasses.asdict(config), "models": {}}
     run_dirs = []
-    for model in config.models:
-        run_dir = out / model.name
+    for model, stem in zip(config.models, unique_stems([m.name for m in config.models])):
+        run_dir = out / stem
         log.info(f"demo: {model.name} ({model.kind}, fact {model.fact:g}) on {data}")
         train_stage(model, config, data, run_dir)
         answer = _question_stage(config, run_dir)
@@ -173,7 +175,7 @@ def run_demo(out: str | Path, config: DemoConfig | None = None) -> dict[str, Any
             "answer": finding(answer, model.name),
         }
     summary["report"] = str(build_report(run_dirs, out / "report.html", config.samplers,
-                                         title=f"zspace demo on {data}"))
+                                         title=f"zspace demo on {data}", names=[m.name for m in config.models]))
     io.write_json(out / "summary.json", summary)
     return summary
 

@@ -6,7 +6,10 @@ What is compared, and why the tolerance:
   gradient all-reduce adds the two processes' partial gradients in another order than one process sums
   the whole batch; float32 rounding of that (~1e-7 relative per step) is all that differs for an AE, and
   3 epochs of 6 steps amplify it to ~1e-8..1e-6 measured;
-* a Z file encoded by 2 processes equals the 1-process file row by row (index exact, values within 1e-5).
+* a Z file encoded by 2 processes equals the 1-process file row by row (index exact, values within 1e-5);
+* only rank 0 writes in the run directory: the shared 2-process run is watched by a test-only audit hook
+  (``sys.addaudithook`` in a ``sitecustomize.py`` put on the processes' PYTHONPATH) that logs, per process and
+  into a folder beside the run directory, every file it opens for writing, renames, removes or makes.
 """
 
 from __future__ import annotations
@@ -27,18 +30,20 @@ TRAIN = ["--data", "shapes", "--z-dim", "4", "--filters", "8,16", "--n-train", "
          "--seed", "5", "--keep-every", "1", "--device", "cpu"]
 
 
-def _env(kill_at: str | None = None) -> dict:
-    env = {**os.environ, "ZSPACE_PROGRESS": "0", "OMP_NUM_THREADS": "1"}
+def _env(kill_at: str | None = None, **extra: str) -> dict:
+    env = {**os.environ, "ZSPACE_PROGRESS": "0", "OMP_NUM_THREADS": "1", **extra}
     env.pop(faults.ENV, None)
     if kill_at:
         env[faults.ENV] = kill_at
     return env
 
 
-def torchrun(nproc: int, *argv, kill_at: str | None = None, extra: tuple = ()) -> subprocess.CompletedProcess:
+def torchrun(nproc: int, *argv, kill_at: str | None = None, extra: tuple = (),
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """``torchrun`` ``nproc`` processes of ``zspace ARGV``; ``env``: variables added to the environment."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", *extra,
                "-m", "zspace", *map(str, argv)]
-    return subprocess.run(command, env=_env(kill_at), capture_output=True, text=True, timeout=300)
+    return subprocess.run(command, env=_env(kill_at, **(env or {})), capture_output=True, text=True, timeout=300)
 
 
 def zspace(*argv) -> subprocess.CompletedProcess:
@@ -63,11 +68,108 @@ def _same_weights(a: Path, b: Path, epoch: int) -> bool:
     return wa.keys() == wb.keys() and all(wa[k].equal(wb[k]) for k in wa)
 
 
+#: the test-only sitecustomize.py that logs each process's file-system writes (see the module docstring)
+WRITE_AUDIT = '''"""Test-only (tests/pipeline/test_distributed.py): log this process's file-system writes.
+
+Every write (an open for writing, a rename, a removal, a directory made or
+removed, a change of mode or size) anywhere, and every read under
+$ZSPACE_TEST_WATCH, is appended as "WHO<TAB>PID<TAB>EVENT<TAB>PATH" to
+$ZSPACE_TEST_WRITE_LOG/WHO-PID.log; WHO is $RANK (torchrun's workers) or
+"launcher". The last line, at exit, counts the opens the hook saw.
+"""
+import atexit
+import os
+import sys
+
+
+def _install():
+    log_dir = os.environ.get("ZSPACE_TEST_WRITE_LOG")
+    if not log_dir:
+        return
+    who = os.environ.get("RANK", "launcher")
+    watch = os.environ.get("ZSPACE_TEST_WATCH", "\\0")
+    fd = os.open(os.path.join(log_dir, f"{who}-{os.getpid()}.log"), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    writing = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+    path_args = {"os.rename": 2, "os.remove": 1, "os.rmdir": 1, "os.mkdir": 1, "shutil.rmtree": 1,
+                 "os.truncate": 1, "os.symlink": 2, "os.link": 2, "os.chmod": 1, "os.utime": 1}
+    opens = [0]
+
+    def emit(event, path):
+        os.write(fd, f"{who}\\t{os.getpid()}\\t{event}\\t{path}\\n".encode("utf-8", "surrogateescape"))
+
+    def absolute(path):
+        return os.path.abspath(os.fsdecode(path)) if isinstance(path, (str, bytes, os.PathLike)) else None
+
+    def hook(event, args):
+        try:
+            if event == "open":
+                opens[0] += 1
+                path, flags = absolute(args[0]), args[2]
+                if path is None:
+                    return
+                if isinstance(flags, int) and flags & writing:
+                    emit("write", path)
+                elif path.startswith(watch):
+                    emit("read", path)
+            elif event in path_args:
+                for path in args[:path_args[event]]:
+                    if absolute(path) is not None:
+                        emit(event, absolute(path))
+        except Exception as exc:  # a hook must never break the process it watches
+            emit("hook-error", repr(exc))
+
+    atexit.register(lambda: emit("opens-seen", opens[0]))
+    sys.addaudithook(hook)
+
+
+_install()
+'''
+
+
+def _watched(root: Path, run: Path) -> dict[str, str]:
+    """Environment that makes every Python process log its writes to ROOT/writes/ (outside ``run``)."""
+    (root / "hook").mkdir()
+    (root / "hook" / "sitecustomize.py").write_text(WRITE_AUDIT)
+    (root / "writes").mkdir()
+    return {"PYTHONPATH": os.pathsep.join(filter(None, [str(root / "hook"), os.environ.get("PYTHONPATH")])),
+            "ZSPACE_TEST_WRITE_LOG": str(root / "writes"), "ZSPACE_TEST_WATCH": str(run)}
+
+
+def _write_log(root: Path) -> dict[str, list[tuple[str, str]]]:
+    """{WHO: [(event, path), ...]} from the logs of :data:`WRITE_AUDIT` in ROOT/writes/ (WHO: rank or launcher)."""
+    events: dict[str, list[tuple[str, str]]] = {}
+    for log in sorted((root / "writes").glob("*.log")):
+        for line in log.read_text().splitlines():
+            who, _pid, event, path = line.split("\t", 3)
+            events.setdefault(who, []).append((event, path))
+    return events
+
+
 @pytest.fixture(scope="module")
 def two_process_vae(tmp_path_factory):
-    out = tmp_path_factory.mktemp("ddp") / "vae2"
-    _ok(torchrun(2, "train", "--out", out, "--model", "vae", "--epochs", "3", "--batch-size", "64", *TRAIN))
+    """A 2-process VAE run of 3 epochs, every checkpoint kept; its processes' writes logged to ../writes/."""
+    root = tmp_path_factory.mktemp("ddp")
+    out = root / "vae2"
+    _ok(torchrun(2, "train", "--out", out, "--model", "vae", "--epochs", "3", "--batch-size", "64", *TRAIN,
+                 env=_watched(root, out)))
     return out
+
+
+def test_only_rank_0_writes_in_the_run_directory(two_process_vae):
+    run = two_process_vae
+    events = _write_log(run.parent)
+    assert {"0", "1", "launcher"} <= set(events), sorted(events)  # every process ran with the hook
+
+    def inside(who: str) -> list[tuple[str, str]]:
+        return [(e, p) for e, p in events.get(who, []) if e != "read" and Path(p).is_relative_to(run)]
+
+    assert inside("1") == [] and inside("launcher") == []
+    written = {Path(p).relative_to(run).as_posix() for e, p in inside("0") if e in ("write", "os.rename")}
+    assert {"config.json", "metrics.jsonl", "checkpoints/latest.json", "checkpoints/epoch_0003"} <= written
+    # the hook is not blind in rank 1: it saw that process's opens (its imports, at least)
+    seen = {who: int(p) for who in events for e, p in events[who] if e == "opens-seen"}
+    assert seen["1"] > 100, events["1"]
+    assert all(e != "hook-error" for who in events for e, _ in events[who])
 
 
 def test_two_processes_killed_and_resumed_end_bit_identical(two_process_vae, tmp_path):

@@ -179,13 +179,18 @@ def test_a_flipped_byte_in_the_image_cache_rebuilds_it(tmp_path, monkeypatch, ca
     assert np.array_equal(first, again)
 
 
-def test_old_checkpoints_without_hashes_still_load(run3, tmp_path, capsys):
+def test_old_checkpoints_without_hashes_still_load(run3, tmp_path, capsys, caplog):
     meta_path = _epoch_file(run3, 3, "state.json")
     meta = json.loads(meta_path.read_text())
     del meta["files"], meta["format"]
     meta_path.write_text(json.dumps(meta))
-    code, _ = cli(capsys, "generate", run3, "--n", "4", "--out", tmp_path / "g.npy")
-    assert code == 0
+    with caplog.at_level(logging.WARNING, logger="zspace"):
+        code, _ = cli(capsys, "generate", run3, "--n", "4", "--out", tmp_path / "g.npy")
+    assert code == 0 and np.load(tmp_path / "g.npy").shape[0] == 4
+    # the promised warning: it names the unverified checkpoint, says why and what it means
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [w for w in warnings if "predates content hashes" in w] == [
+        f"checkpoint {meta_path.parent} predates content hashes (format 1); its bytes are not verified"], warnings
 
 
 def test_a_failed_resume_changes_no_file(run3, capsys, tmp_path):

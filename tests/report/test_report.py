@@ -13,6 +13,7 @@ from PIL import Image
 from zspace.cli import main
 from zspace.pipeline.zstore import load_zstore
 from zspace.report import build_report, prepare_run
+from zspace.report.assets import grid_name
 from zspace.report.figures import scatter
 from zspace.report.html import Page, script_json
 from zspace.science.latents import fitted_sampler
@@ -176,8 +177,9 @@ def test_the_answer_comes_first_with_a_row_per_model(answered_report, prepared_r
     for title in ("+ N(0, I) — 105.00x", "+ gmm:10, the best fitted sampler — 1.38x", "+ full-gauss, the best fitted",
                   "real test images"):
         assert title in pictures
-    for run_dir, sampler in zip(prepared_runs, ("gmm10", "full-gauss")):
-        assert (answered_report.parent / run_dir.name / f"generated_{sampler}.png").exists()
+    for run_dir, sampler, grid in zip(prepared_runs, ("gmm:10", "full-gauss"), ("gmm_10-", "full-gauss.png")):
+        assert grid_name(sampler).startswith(f"generated_{grid}")  # a spec with ':' takes a hash suffix
+        assert (answered_report.parent / run_dir.name / grid_name(sampler)).exists()
     # the run's own question block draws its path profiles
     assert "realism along paths" in text and "void distance along paths" in text
 

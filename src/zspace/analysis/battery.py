@@ -29,6 +29,7 @@ from zspace.core.config import Config
 from zspace.core.errors import ZspaceError
 from zspace.core.io import atomic_path, to_jsonable, write_json
 from zspace.core.log import get_logger
+from zspace.core.names import safe_stem
 from zspace.core.progress import progress
 from zspace.core.results import Result
 
@@ -155,7 +156,8 @@ def run_battery(latents: LatentInput, out_dir: str | Path | None = None, config:
         Names from :data:`ANALYSES`; default all that apply to the input.
     draw : callable, optional
         Figures of one result, saved as ``out_dir/<stem>.png`` when ``config.figures``
-        (e.g. :func:`zspace.plots.analysis_figures.draw`); no figures when None.
+        (e.g. :func:`zspace.plots.analysis_figures.draw`); no figures when None. A stem goes through
+        :func:`zspace.core.names.safe_stem` (the battery's own stems are plain names and stay as they are).
     seed : int, default 0
         Seeds every seeded analysis (subsamples, k-means, t-SNE).
     on_step : callable, optional
@@ -206,7 +208,7 @@ def run_battery(latents: LatentInput, out_dir: str | Path | None = None, config:
 def _save_figures(figures: Mapping[str, Any], out: Path, dpi: int) -> list[str]:
     files = []
     for stem, fig in figures.items():
-        path = out / f"{stem}.png"
+        path = out / f"{safe_stem(stem)}.png"
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=dpi)
         files.append(path.name)

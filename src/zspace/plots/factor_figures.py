@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from zspace.core.names import unique_stems
 from zspace.plots.grids import save_grid
 
 
@@ -32,11 +33,14 @@ def mi_heatmap(mi: np.ndarray, factor_names: list[str], title: str, max_directio
 
 
 def save_traversal_grids(images: np.ndarray, names: list[str], out: Path, prefix: str) -> list[str]:
-    """One PNG per traversal group: ``images`` (G, P, S, H, W, C) -> OUT/PREFIX-NAME.png, P rows of S steps."""
+    """One PNG per traversal group: ``images`` (G, P, S, H, W, C) -> OUT/PREFIX-STEM.png, P rows of S steps.
+
+    STEM is the group's name made a file stem by :func:`zspace.core.names.unique_stems`: the name itself when it
+    is a plain lower-case name, else a readable form plus a hash of the name, so no two groups share a file.
+    """
     written = []
-    for group, name in zip(images, names):
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in str(name))[:60]
-        path = out / f"{prefix}-{safe}.png"
+    for group, stem in zip(images, unique_stems([str(name) for name in names])):
+        path = out / f"{prefix}-{stem}.png"
         save_grid(group.reshape(-1, *group.shape[2:]), path, ncols=group.shape[1])
         written.append(path.name)
     return written

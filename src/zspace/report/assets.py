@@ -7,7 +7,8 @@
     analysis/scatter.npz       2-D points of every t-SNE map and plane view, with row indices
     reconstruction.png         test images above their reconstructions
     generated_<sampler>.png    decoded random points, one grid per sampler (and, when the run has a
-                               question.json, one for N(0, I) and one for its best fitted sampler)
+                               question.json, one for N(0, I) and one for its best fitted sampler);
+                               <sampler> is the spec as a file stem (grid_name: uniform:2 -> uniform_2-fa9ea589)
     real_test.png              test images, the reference the generated grids are judged against
     assets.json                the checkpoint epoch and settings these files were made with
 
@@ -35,6 +36,7 @@ from zspace.core import io
 from zspace.core.config import Config
 from zspace.core.errors import ZspaceError
 from zspace.core.log import get_logger
+from zspace.core.names import safe_stem
 from zspace.core.results import Result
 from zspace.core.rows import seeded_subsample
 from zspace.pipeline import checkpoint
@@ -56,7 +58,7 @@ REAL_GRID = "real_test.png"
 #: the answer of ``zspace question`` for a run, when it was asked
 QUESTION_FILE = "question.json"
 #: version of the files prepare_run writes; a run prepared with another one is prepared again
-ASSETS_LAYOUT = 2
+ASSETS_LAYOUT = 3  # 3: grid names from zspace.core.names (uniform:2 was generated_uniform2.png)
 #: points per t-SNE map (of z and of the leading PCA components) in a report
 REPORT_TSNE_POINTS = 20000
 
@@ -100,8 +102,9 @@ class ReportConfig(Config):
 
 
 def grid_name(sampler: str) -> str:
-    """File name of the generated grid of ``sampler`` (``uniform:2`` -> ``generated_uniform2.png``)."""
-    return "generated_" + "".join(ch for ch in sampler if ch.isalnum() or ch in "-_.") + ".png"
+    """File name of the generated grid of ``sampler``: ``generated_`` + :func:`~zspace.core.names.safe_stem` +
+    ``.png`` (``normal`` -> ``generated_normal.png``, ``uniform:2`` -> ``generated_uniform_2-fa9ea589.png``)."""
+    return f"generated_{safe_stem(sampler)}.png"
 
 
 def scatter_arrays(results: dict[str, Result], max_points: int, seed: int) -> dict[str, np.ndarray]:
