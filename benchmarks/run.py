@@ -99,6 +99,19 @@ SECTIONS: dict[str, tuple[str, str, list[str], list[str]]] = {
         ["bench_flows.py", "--out", "{tmp}"],
         ["bench_flows.py", "--out", "{tmp}", "--quick", "--data", "shapes", "--n", "200", "--n-reference", "200",
          "--draws", "1", "--flow-epochs", "2"]),
+    "data": (
+        "Generating the built-in shapes set (bench_data.py, issue 25)",
+        "Baseline in the same run: the same renderer one image at a time. Target: the default set (14000 images "
+        "of 28x28) in under 5 s on 2 cores, since it is generated on every load.",
+        ["bench_data.py", "--repeats", "3"],
+        ["bench_data.py", "--repeats", "1", "--baseline-n", "200"]),
+    "zverify": (
+        "Checking a Z file's bytes on read: CRC-32 of 3M x 256 against one pass (bench_zverify.py, issue 25)",
+        "Baseline in the same run: one plain sequential pass over the memory map of z (column means in row blocks). "
+        "Every reader now checks the CRC-32 of each member it uses (the zip's for a Z file, meta.json's for a Z "
+        "directory) before an analysis sees a byte; this is what that costs, cold-ish and warm page cache.",
+        ["bench_zverify.py"],
+        ["bench_zverify.py", "--n", "20000", "--d", "16"]),
 }
 
 

@@ -5,8 +5,12 @@ generated input to one reader each (IDX files, image folders, arrays, Z
 files, sampler and data specs, command-line values) and check the contract
 of :mod:`zspace.core.errors`: the input ends in a valid result or in a
 one-line :class:`~zspace.core.errors.ZspaceError` that names the file; never
-another exception, a hang or a giant allocation. The other tests of this
-directory use none of this but the profile (no example database).
+another exception, a hang or a giant allocation (a hang is ended by
+pytest-timeout: ``@pytest.mark.timeout`` where a test could hang by design,
+the default of pyproject.toml elsewhere). The other tests of this directory
+use none of this but the profile (no example database). ``launcher`` (this
+directory) starts ``zspace`` commands as forks of one warm process, for the
+kill soak.
 
 Each generated case calls ``fuzzkit.CASES.tick()``; the total is printed at
 the end of the run as ``hypothesis cases tried: N``.

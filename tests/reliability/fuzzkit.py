@@ -8,7 +8,6 @@ from __future__ import annotations
 import contextlib
 import io
 import resource
-import signal
 import tracemalloc
 
 from hypothesis import event
@@ -113,20 +112,6 @@ def peak_memory(limit_bytes: int):
     finally:
         tracemalloc.stop()
     assert peak <= limit_bytes, f"allocated {peak} bytes, more than {limit_bytes}"
-
-
-@contextlib.contextmanager
-def time_limit(seconds: int):
-    """Fail instead of hanging (SIGALRM interrupts a blocked open() or read())."""
-    def expire(signum, frame):
-        raise TimeoutError(f"still running after {seconds} s: a hang")
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.alarm(seconds)
-    try:
-        yield
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 def run_cli(argv) -> tuple[int, str, str]:
