@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from tiny_runs import tiny_configs, train_tiny
@@ -17,3 +19,21 @@ def tiny_configs_fixture():
 def train_tiny_fixture():
     """The :func:`tiny_runs.train_tiny` helper."""
     return train_tiny
+
+
+def on_ci() -> bool:
+    """True where the environment says CI=true (as `.ci/run` sets it)."""
+    return os.environ.get("CI") == "true"
+
+
+@pytest.fixture(name="skip_or_fail_on_ci", scope="session")
+def skip_or_fail_on_ci_fixture():
+    """``skip_or_fail_on_ci(reason)``: the test cannot run here. On CI (CI=true) that is a failure with
+    ``reason``, since CI must prove what the test proves; elsewhere the test skips and says ``reason``."""
+
+    def cannot_run(reason: str):
+        if on_ci():
+            pytest.fail(f"CI=true but this test cannot run: {reason}", pytrace=False)
+        pytest.skip(reason)
+
+    return cannot_run

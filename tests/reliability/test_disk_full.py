@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import io as io_text
 import os
 import shutil
 import signal
@@ -29,11 +31,23 @@ def two_epochs(tmp_path_factory):
     return out
 
 
-def _error_line(capsys) -> str:
-    err = capsys.readouterr().err
+def _one_error_line(err: str) -> str:
+    """The single ``zspace: error:`` line of ``err`` (stderr text), which must hold no traceback."""
     lines = [line for line in err.splitlines() if line.startswith("zspace: error:")]
     assert len(lines) == 1 and "Traceback" not in err, err
     return lines[0]
+
+
+def _error_line(capsys) -> str:
+    return _one_error_line(capsys.readouterr().err)
+
+
+def _cli(argv: list[str]) -> tuple[int, str]:
+    """(exit code, stderr text) of ``zspace ARGV`` run in this process."""
+    err = io_text.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = main(argv)
+    return code, err.getvalue()
 
 
 def _assert_history_intact(run: Path, at_least: int) -> None:
@@ -73,46 +87,85 @@ def test_disk_full_at_the_nth_write_is_one_line_and_loses_nothing(two_epochs, tm
     assert checkpoint.list_epochs(run / "checkpoints")[-1] == 5
 
 
-def _mount_tmpfs(where: Path, size: str) -> bool:
-    where.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(where)], capture_output=True)
-    return done.returncode == 0
+#: the exit code of the namespace shell when its tmpfs mount is refused
+MOUNT_REFUSED = 97
+#: a child Python started in the namespace: import this file (argv[1]) and call scenario argv[2] on (where, run)
+_RUN_SCENARIO = ("import importlib.util, sys; from pathlib import Path; "
+                 "spec = importlib.util.spec_from_file_location('disk_full_scenarios', sys.argv[1]); "
+                 "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); "
+                 "getattr(module, sys.argv[2])(Path(sys.argv[3]), Path(sys.argv[4]))")
 
 
 @pytest.fixture()
-def small_tmpfs(tmp_path):
-    """A real 2 MiB file system (needs root, as in CI and this container); skipped where it cannot be mounted."""
+def in_small_tmpfs(tmp_path, two_epochs, skip_or_fail_on_ci):
+    """``in_small_tmpfs(scenario)``: call ``scenario(where, run)`` with ``where`` a real 2 MiB tmpfs and ``run``
+    the two-epoch run to copy into it.
+
+    Plain ``mount -t tmpfs`` where it is allowed (root, as in CI): the scenario runs in this process. Where it
+    is refused, a new user and mount namespace (``unshare -rm``) mounts it; that mount exists only for the
+    processes inside the namespace, so the scenario runs in a child Python started there and fails the test
+    with its output. Where neither works the test skips, or fails on CI (CI=true).
+    """
     where = tmp_path / "tmpfs"
-    if not _mount_tmpfs(where, "2m"):
-        pytest.skip("cannot mount a tmpfs here (needs root)")
-    yield where
-    subprocess.run(["umount", "-l", str(where)], check=False)
+    where.mkdir()
+    if shutil.which("mount") and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)],
+                                                capture_output=True).returncode == 0:
+        try:
+            yield lambda scenario: scenario(where, two_epochs)
+        finally:
+            subprocess.run(["umount", "-l", str(where)], check=False)
+        return
+    if shutil.which("unshare") is None or subprocess.run(["unshare", "-rm", "true"],
+                                                        capture_output=True).returncode != 0:
+        skip_or_fail_on_ci("cannot mount a tmpfs here: plain mount is refused and so is `unshare -rm` "
+                           "(needs root, or unprivileged user namespaces)")
+
+    def in_namespace(scenario):
+        done = subprocess.run(
+            ["unshare", "-rm", "sh", "-c", f'mount -t tmpfs -o size=2m tmpfs "$1" || exit {MOUNT_REFUSED}; '
+             'shift; exec "$@"', "sh", str(where), sys.executable, "-c", _RUN_SCENARIO, __file__, scenario.__name__,
+             str(where), str(two_epochs)], capture_output=True, text=True, check=False)
+        if done.returncode == MOUNT_REFUSED:
+            skip_or_fail_on_ci(f"cannot mount a tmpfs here, not even in `unshare -rm`: {done.stderr.strip()}")
+        assert done.returncode == 0, f"the scenario failed in its mount namespace:\n{done.stdout}\n{done.stderr}"
+
+    yield in_namespace
 
 
-def test_a_really_full_disk_stops_training_with_one_line(two_epochs, small_tmpfs, capsys):
-    run = small_tmpfs / "run"
-    shutil.copytree(two_epochs, run)
-    free = shutil.disk_usage(small_tmpfs).free
-    (small_tmpfs / "ballast").write_bytes(b"\0" * max(free - 40_000, 0))  # room for about half a checkpoint
-    assert main(["train", "--resume", str(run), "--epochs", "6"]) == 2
-    assert "No space left on device" in _error_line(capsys)
+def a_really_full_disk(where: Path, source: Path) -> None:
+    """Training that runs out of space on ``where`` stops with one line, keeps its history, and resumes later."""
+    run = where / "run"
+    shutil.copytree(source, run)
+    free = shutil.disk_usage(where).free
+    (where / "ballast").write_bytes(b"\0" * max(free - 40_000, 0))  # room for about half a checkpoint
+    code, err = _cli(["train", "--resume", str(run), "--epochs", "6"])
+    assert code == 2 and "No space left on device" in _one_error_line(err)
     _assert_history_intact(run, at_least=2)
-    (small_tmpfs / "ballast").unlink()
-    assert main(["train", "--resume", str(run)]) == 0
+    (where / "ballast").unlink()
+    assert _cli(["train", "--resume", str(run)])[0] == 0
     assert checkpoint.list_epochs(run / "checkpoints")[-1] == 6
 
 
-def test_a_read_only_output_is_one_line_and_changes_nothing(two_epochs, small_tmpfs, capsys):
-    run = small_tmpfs / "run"
-    shutil.copytree(two_epochs, run)
-    subprocess.run(["mount", "-o", "remount,ro", str(small_tmpfs)], check=True)
+def a_read_only_output(where: Path, source: Path) -> None:
+    """Every writing command on a read-only ``where`` gives one line naming the fix and changes nothing."""
+    run = where / "run"
+    shutil.copytree(source, run)
+    subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True)
     for argv, fragment in [(["train", "--resume", str(run), "--epochs", "3"], "Read-only file system"),
-                           (["encode", str(run), "--out", str(small_tmpfs / "z.npz")], "Read-only file system"),
+                           (["encode", str(run), "--out", str(where / "z.npz")], "Read-only file system"),
                            (["fit-sampler", str(run), "diag-gauss"], "Read-only file system")]:
-        assert main(argv) == 2
-        line = _error_line(capsys)
-        assert fragment in line and "write to another folder" in line
+        code, err = _cli(argv)
+        line = _one_error_line(err)
+        assert code == 2 and fragment in line and "write to another folder" in line
     _assert_history_intact(run, at_least=2)
+
+
+def test_a_really_full_disk_stops_training_with_one_line(in_small_tmpfs):
+    in_small_tmpfs(a_really_full_disk)
+
+
+def test_a_read_only_output_is_one_line_and_changes_nothing(in_small_tmpfs):
+    in_small_tmpfs(a_read_only_output)
 
 
 def test_write_errors_of_libraries_that_write_in_rust_are_recognised(tmp_path):
@@ -132,18 +185,27 @@ def test_write_errors_of_libraries_that_write_in_rust_are_recognised(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def _has_a_checkpoint(run: Path) -> bool:
+    return (run / "checkpoints").exists() and checkpoint.latest_epoch(run / "checkpoints") is not None
+
+
+@pytest.mark.timeout(600)
 def test_ctrl_c_stops_training_keeps_the_last_checkpoint_and_prints_the_resume_command(tmp_path):
     run = tmp_path / "run"
     proc = subprocess.Popen([sys.executable, "-m", "zspace", "train", "--out", str(run), "--data", "shapes",
                              "--model", "ae", "--z-dim", "4", "--filters", "8,16", "--epochs", "500",
                              "--n-train", "256", "--n-val", "64", "--device", "cpu"],
                             env={**os.environ, "ZSPACE_PROGRESS": "0"}, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while checkpoint.latest_epoch(run / "checkpoints") is None if (run / "checkpoints").exists() else True:
-        assert time.monotonic() < deadline and proc.poll() is None
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    err = proc.communicate(timeout=60)[1]
+    try:  # a hang is a failure through the timeout mark, a slow machine is not
+        while not _has_a_checkpoint(run):
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate()[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     last = checkpoint.latest_epoch(run / "checkpoints")
