@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zspace.core import checksums, npyfiles
+from zspace.core import checksums, io, npyfiles
 from zspace.core.arrays import RowStore
 from zspace.core.errors import ZspaceError
 from zspace.core.log import get_logger
@@ -145,6 +145,7 @@ def load_latents(path: str | Path, key: str | None = None) -> LatentInput:
         finite rows.
     """
     path = Path(path)
+    io.restore_replaced_dir(path)  # a Z directory that a killed `encode --force` left aside
     if path.is_dir():
         return _load_directory(path)
     if not path.is_file():

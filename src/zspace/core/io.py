@@ -160,6 +160,28 @@ def remove_stale_temporaries(path: str | os.PathLike, *, pattern: bool = False) 
     return removed
 
 
+def restore_replaced_dir(path: str | os.PathLike) -> bool:
+    """Bring back the previous directory ``path`` if a killed :func:`atomic_dir` left it aside; whether it did.
+
+    Readers of a directory that may be replaced in place (a saved sampler, a
+    Z directory) call this first: where the file system could not exchange
+    two directories, a writer killed between its two renames leaves nothing
+    at ``path`` and the previous directory under ``.NAME.old-PID``. Only a
+    dead writer's one is restored, and only while ``path`` is missing;
+    nothing is deleted.
+    """
+    path = Path(path)
+    if os.path.lexists(path):
+        return False
+    with contextlib.suppress(OSError):
+        for entry in path.parent.iterdir():
+            temporary = _temporary_of(entry.name, path.name, False)
+            if temporary is not None and temporary.kind == "old" and not _process_alive(temporary.pid):
+                if _restore_replaced(entry, path):
+                    return True
+    return False
+
+
 class _Temporary(NamedTuple):
     kind: str  # "tmp" (atomic_path's or atomic_dir's), "old" (atomic_dir's replaced directory) or "deleting"
     pid: int | None  # the writer's process id; None in names without one

@@ -206,6 +206,7 @@ def load_zstore(path: str | Path) -> ZStore:
     allows).
     """
     path = Path(path)
+    io.restore_replaced_dir(path)  # a Z directory that a killed `encode --force` left aside
     if path.is_dir():
         return _load_zdir(path)
     if not path.is_file():

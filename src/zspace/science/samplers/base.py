@@ -152,6 +152,7 @@ def make_sampler(spec: str, z_dim: int) -> Sampler:
 def load_sampler(directory: str | Path) -> Sampler:
     """Read a sampler saved by :meth:`Sampler.save` (its learned arrays included)."""
     directory = Path(directory)
+    io.restore_replaced_dir(directory)  # a sampler that a killed refit left aside
     path = directory / "sampler.json"
     if not path.exists():
         raise ZspaceError(f"{directory} holds no saved sampler (no sampler.json)")
