@@ -10,7 +10,7 @@ from zspace.demo import DemoConfig, DemoModel, format_summary, run_demo
 
 def tiny_demo(**overrides) -> DemoConfig:
     options = dict(data="shapes,test=400", z_dim=4, filters=(8, 16), epochs=1, n_train=256, n_val=64, tsne_n=200,
-                   tsne_iterations=250, pca_tsne_components=(2,), samplers=("normal",), device="cpu",
+                   tsne_iterations=60, pca_tsne_components=(2,), samplers=("normal",), device="cpu",
                    question_samplers=("normal", "diag-gauss"), question_n=64, question_reference=64, question_paths=2,
                    feature_images=256,
                    models=[DemoModel("ae", "ae"), DemoModel("tiny", "vae", 1e-5)])
