@@ -23,9 +23,9 @@ from tables import emit  # benchmarks/tables.py
 os.environ.setdefault("ZSPACE_PROGRESS", "0")
 
 from zspace.analysis.factors import factor_analysis  # noqa: E402
+from zspace.factors import factor_input  # noqa: E402
 from zspace.models import ModelConfig  # noqa: E402
 from zspace.pipeline.train import TrainConfig, train  # noqa: E402
-from zspace.science.factors import factor_input  # noqa: E402
 
 MODELS = [("AE", "ae", 0.0), ("VAE (fact 1)", "vae", 1.0), ("beta-VAE (fact 4)", "vae", 4.0)]
 

@@ -6,6 +6,10 @@ import os
 
 import pytest
 
+os.environ.setdefault("MPLBACKEND", "Agg")
+os.environ.setdefault("ZSPACE_PROGRESS", "0")
+
+from board_runs import board_run, plain_run, tensorboard_blocked_fixture  # noqa: F401  (fixtures)
 from tiny_runs import tiny_configs, train_tiny
 
 
@@ -37,3 +41,15 @@ def skip_or_fail_on_ci_fixture():
         pytest.skip(reason)
 
     return cannot_run
+
+
+@pytest.fixture(scope="session")
+def vae_run(tmp_path_factory):
+    """A trained tiny VAE run directory (2 epochs; tests/science has its own, on 512 images)."""
+    return train_tiny(tmp_path_factory, "vae")
+
+
+@pytest.fixture(scope="session")
+def ae_run(tmp_path_factory):
+    """A trained tiny AE run directory (2 epochs)."""
+    return train_tiny(tmp_path_factory, "ae")

@@ -16,8 +16,8 @@ themselves in Jupyter::
     run.question(samplers=["normal", "gmm:10"], n=1000)    # the answer table
 
 The package is layered (docs/architecture.md): ``core`` < ``data``, ``models``
-< ``pipeline``, ``analysis`` < ``science`` < ``plots`` < ``report`` < ``demo``,
-``notebook``, ``commands``, ``cli``. The names below are imported lazily, so ``import
+< ``pipeline``, ``analysis`` < ``science``, ``exports`` < ``plots``, ``factors`` < ``report``
+< ``demo``, ``notebook``, ``commands``, ``cli``. The names below are imported lazily, so ``import
 zspace`` stays fast.
 """
 
@@ -37,6 +37,7 @@ _API = {
     "open_run": "zspace.notebook", "analyze": "zspace.notebook", "LabRun": "zspace.notebook",
     "Analysis": "zspace.notebook", "encode": "zspace.pipeline.encode", "reconstruct": "zspace.pipeline.generate",
     "load_zstore": "zspace.pipeline.zstore",
+    "open_session": "zspace.pipeline.session", "InferenceSession": "zspace.pipeline.session",
     "BatteryConfig": "zspace.analysis", "load_latents": "zspace.analysis", "run_battery": "zspace.analysis",
     "make_sampler": "zspace.science.samplers", "fit_sampler": "zspace.science.latents",
     "generate": "zspace.science.generation", "score": "zspace.science.quality.score",

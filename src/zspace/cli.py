@@ -13,10 +13,11 @@ import importlib
 import sys
 
 from zspace.core.errors import ZspaceError
+from zspace.core.registry import Registry
 from zspace.core.version import __version__
 
-#: subcommand name -> module under zspace.commands
-COMMANDS: dict[str, str] = {
+#: subcommand name -> module under zspace.commands, in the order of ``zspace --help``
+COMMANDS: Registry[str] = Registry("command", {
     "summary": "summary",
     "train": "train",
     "encode": "encode",
@@ -30,7 +31,7 @@ COMMANDS: dict[str, str] = {
     "factors": "factors",
     "report": "report",
     "projector": "projector",
-}
+})
 
 
 def build_parser() -> argparse.ArgumentParser:

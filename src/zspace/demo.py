@@ -24,6 +24,7 @@ from typing import Any
 from zspace.analysis import BatteryConfig
 from zspace.core import io
 from zspace.core.config import Config
+from zspace.core.layout import RunLayout
 from zspace.core.log import get_logger
 from zspace.core.names import unique_stems
 from zspace.data.idx import is_available
@@ -109,7 +110,7 @@ class DemoConfig(Config):
 
 def train_stage(model: DemoModel, config: DemoConfig, data: str, run_dir: Path) -> None:
     """Train ``model`` of the demo into ``run_dir``: a finished run is kept, a shorter one resumed to ``config.epochs``."""
-    if (run_dir / "config.json").exists():
+    if RunLayout(run_dir).config.exists():
         if (open_run(run_dir).latest_epoch() or 0) < config.epochs:
             resume(run_dir, epochs=config.epochs)
         return
@@ -134,7 +135,7 @@ def question_samplers(config: DemoConfig) -> tuple[str, ...]:
 def _question_stage(config: DemoConfig, run_dir: Path) -> dict[str, Any]:
     """``RUN_DIR/question.json`` for the run's latest epoch and the demo's samplers: reused, or asked now."""
     run = open_run(run_dir)
-    path = run_dir / "question.json"
+    path = run.layout.question
     samplers = question_samplers(config)
     if path.exists():
         answer = json.loads(path.read_text())

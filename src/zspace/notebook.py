@@ -17,7 +17,7 @@ docs/api.md lists the mapping.
 
 Layer 6 (docs/architecture.md): it builds on ``pipeline`` (the run),
 ``analysis`` (the battery), ``science`` (samplers, scores, the question),
-``plots`` (figures) and ``report.html`` (escaped HTML pieces).
+``factors`` (zspace factors), ``plots`` (figures) and ``report.html`` (escaped HTML pieces).
 """
 
 from __future__ import annotations
@@ -36,18 +36,21 @@ from zspace.analysis.inputs import LatentInput, from_arrays, load_latents
 from zspace.core.errors import ZspaceError
 from zspace.core.io import to_jsonable
 from zspace.core.results import Result
-from zspace.data.imageset import require_images_fit
+from zspace.factors import FactorsConfig, FactorsOutcome, write_factors
 from zspace.pipeline.encode import encode as encode_run
 from zspace.pipeline.generate import reconstruct as reconstruct_run
 from zspace.pipeline.run import Run
 from zspace.pipeline.run import open_run as open_pipeline_run
+from zspace.pipeline.session import InferenceSession, open_session
 from zspace.pipeline.zstore import ZStore
 from zspace.plots.analysis_figures import draw
+from zspace.plots.factor_figures import save_factor_figures
+from zspace.report.answer import sampler_table
 from zspace.report.html import dict_table, esc, png, table
 from zspace.science.generation import generate as generate_run
 from zspace.science.quality.score import ScoreResult
 from zspace.science.quality.score import score as score_run
-from zspace.science.question import QuestionResult, answer_json, answer_run, finding, question, table_rows
+from zspace.science.question import QuestionResult, answer_json, answer_run, finding, question
 
 
 def defaults_of(function: Callable) -> dict[str, Any]:
@@ -63,6 +66,7 @@ GENERATE = defaults_of(generate_run)
 RECONSTRUCT = defaults_of(reconstruct_run)
 SCORE = defaults_of(score_run)
 QUESTION = defaults_of(answer_run)
+FACTORS = defaults_of(write_factors)
 
 
 # --------------------------------------------------------------------------------------------- analyze
@@ -286,12 +290,11 @@ class Question(QuestionResult):
 
 def _answer_html(answer: dict[str, Any]) -> str:
     """One run's question.json content as HTML: heading, finding, sampler table, generated reading."""
-    rows = [(*row[:5], "-" if row[5] is None else row[5]) for row in table_rows(answer)]
     dim = answer["intrinsic_dim"]
     active = "n/a (AE)" if answer["active_units"] is None else f"{answer['active_units']}/{answer['z_dim']}"
     return (f"<h4>{esc(answer['label'])}: {esc(answer['kind'].upper())}, z_dim {answer['z_dim']}, "
             f"epoch {answer['epoch']}</h4><p>{esc(finding(answer)['sentence'])}</p>"
-            + table(rows, ["sampler", "FD", "x floor", "precision", "recall", "void share"], cls="zspace-answer")
+            + sampler_table(answer, cls="zspace-answer")
             + f"<p>intrinsic dimension of the training codes: TwoNN {dim['twonn']:.1f}, MLE {dim['mle']:.1f}; "
               f"active units {esc(active)}</p><p>{esc(answer['sentence'])}</p>")
 
@@ -300,6 +303,12 @@ class LabRun(Run):
     """A run directory (a :class:`~zspace.pipeline.run.Run`, so every function taking a Run takes it) whose
     methods are the commands that use a trained run; ``**options`` go to the function each one calls
     (``epoch``, ``device``, ``precision``, ``data``, ...). Defaults are that function's, which are the CLI's."""
+
+    def session(self, epoch: int | None = None, device: str = "auto", precision: str | None = None) -> InferenceSession:
+        """The run's model loaded once (checkpoint ``epoch``, default the latest) to ``decode``, ``encode`` and
+        ``reconstruct`` arrays as often as needed: ``run.session().decode(z)`` gives float32 (N, H, W, C) images
+        in [0, 1] of points z (N, z_dim). See :class:`~zspace.pipeline.session.InferenceSession`."""
+        return open_session(self, epoch, device, precision)
 
     def encode(self, split: str = ENCODE["split"], **options: Any) -> ZStore:
         """``zspace encode``: the z-points of a data split (``"train"``, ``"test"``, ``"all"``) as a ZStore.
@@ -316,7 +325,6 @@ class LabRun(Run):
 
         Returns (z (n, z_dim) float32, images (n, H, W, C) float32 in [0, 1]).
         """
-        require_images_fit(n, self.model_config.input_shape, "n")
         return generate_run(self, sampler, n, seed, **options)
 
     def reconstruct(self, n: int = RECONSTRUCT["n"], seed: int = RECONSTRUCT["seed"],
@@ -335,7 +343,6 @@ class LabRun(Run):
         ``feature_config`` (a :class:`~zspace.science.quality.features.FeatureNetConfig`), ``epoch``, ``device``.
         ``zspace.core.io.to_jsonable(result)`` is its JSON.
         """
-        require_images_fit(n, self.model_config.input_shape, "n")
         return score_run(self, sampler, n, **options)
 
     def question(self, samplers: str | Sequence[str] = QUESTION["samplers"], n: int = QUESTION["n"],
@@ -346,9 +353,20 @@ class LabRun(Run):
         ``n`` points per sampler. Options: ``seed``, ``n_reference``, ``n_paths`` (the CLI's ``--paths``),
         ``feature_config``, ``data``, ``epoch``, ``device``, ``precision``. Writes ``RUN_DIR/question.json``.
         """
-        require_images_fit(n, self.model_config.input_shape, "n")
         chosen = (samplers,) if isinstance(samplers, str) else tuple(samplers)
         return Question(answers=question([self], samplers=chosen, n=n, **options).answers)
+
+    def factors(self, out: str | Path | None = FACTORS["out"], config: FactorsConfig | None = FACTORS["config"], *,
+                seed: int = FACTORS["seed"], figures: bool = FACTORS["figures"], **options: Any) -> FactorsOutcome:
+        """``zspace factors``: MI, MIG, SAP, DCI and linear directions of the codes against the known factors,
+        on the axes and the PCA directions, and (``figures``) the decoded traversals and interpolations.
+
+        Writes ``out/factors.json`` and the PNGs (default ``out``: ``RUN_DIR/factors``, which the report shows).
+        ``config``: a :class:`~zspace.factors.FactorsConfig` (its ``analysis`` holds the measures' settings,
+        e.g. ``FactorConfig(importance="lasso")``). Options: ``epoch``, ``device``, ``precision``. Returns a
+        :class:`~zspace.factors.FactorsOutcome`: ``result`` (the measures), ``plan``, ``images``.
+        """
+        return write_factors(self, out, config, seed=seed, figures=figures, draw=save_factor_figures, **options)
 
     def analyze(self, split: str = ENCODE["split"], *, n: int | None = ENCODE["n"], epoch: int | None = ENCODE["epoch"],
                 device: str = ENCODE["device"], seed: int = BATTERY["seed"], **options: Any) -> Analysis:

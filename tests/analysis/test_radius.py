@@ -52,3 +52,19 @@ def test_radii_beyond_r_max_extend_the_range():
     assert h.bin_edges[-1] > 50.0 and h.overflow == 0 and h.counts.sum() == 3
     assert h.counts[1] == 1 and h.counts[3] == 1 and h.counts[50] == 1
     assert result.shells[0].count == 1 and abs(result.shells[0].share - 1 / 3) < 1e-12
+
+
+def test_the_density_the_report_draws_is_read_from_the_result_and_from_its_json():
+    """RadiusResult.density / density_of_json: counts / N / bin width at the bin centres, the same from both."""
+    import json
+
+    result = radius_density(unit_gaussian(3000, 8))
+    centres, density, chi_density = result.density()
+    hist = result.histograms[0]
+    width = hist.bin_width
+    assert np.allclose(centres, hist.bin_edges[:-1] + width / 2)
+    assert np.allclose(density, hist.counts / 3000 / width) and abs(density.sum() * width - 1) < 1e-9
+    assert np.allclose(chi_density, stats.chi(8).pdf(centres), atol=0.02)  # the chi_8 density itself
+    saved = json.loads(json.dumps(result.to_json()))
+    for mine, theirs in zip(result.density(), type(result).density_of_json(saved)):
+        assert np.array_equal(mine, theirs)

@@ -22,8 +22,8 @@ LAYERS = {
     "core": 0,
     "data": 1, "models": 1,
     "pipeline": 2, "analysis": 2,
-    "science": 3,
-    "plots": 4,
+    "science": 3, "exports": 3,  # exports: runs' and Z files' points written for other programs (the Projector)
+    "plots": 4, "factors": 4,  # factors: reads science's cached training codes; its figures come from plots, passed in
     "report": 5,
     "demo": 6, "notebook": 6,
     "commands": 7,

@@ -10,8 +10,7 @@ from PIL import Image
 
 from zspace.cli import main
 from zspace.core.errors import ZspaceError
-from zspace.pipeline.zstore import ZStore
-from zspace.science.factors import (
+from zspace.factors import (
     attribute_vectors,
     axis_traversals,
     direction_traversals,
@@ -19,6 +18,7 @@ from zspace.science.factors import (
     interpolation_paths,
     path_void_profiles,
 )
+from zspace.pipeline.zstore import ZStore
 
 
 def test_an_axis_traversal_sweeps_that_axis_over_its_percentiles_and_keeps_the_rest():
@@ -109,8 +109,50 @@ def test_zspace_factors_on_a_run_writes_the_measures_and_decoded_grids(tmp_path_
     assert (width, height) == ((9 * 29 + 1) * 3, (6 * 29 + 1) * 3)
 
 
+def test_zspace_factors_decodes_in_the_precision_asked_for(tmp_path_factory, tmp_path, monkeypatch):
+    from tiny_runs import train_tiny
+    from zspace.factors import outcome as factors_outcome
+
+    run = train_tiny(tmp_path_factory, "vae")
+    asked = []
+
+    def recording(run, epoch, device, precision):
+        asked.append(precision)  # what the command asks the session for (bf16 may not run on this CPU)
+        return open_session(run, epoch, device)
+
+    open_session = factors_outcome.open_session
+    monkeypatch.setattr(factors_outcome, "open_session", recording)
+    for precision in ("bf16", None):
+        extra = ["--precision", precision] if precision else []
+        assert main(["factors", str(run), "--out", str(tmp_path / str(precision)), "--max-points", "300",
+                     "--importance", "lasso", "--device", "cpu", *extra]) == 0
+    assert asked == ["bf16", None]  # None: the session's default, the run's training precision
+
+
+def test_the_output_directory_is_out_or_the_run_s_factors_folder(tmp_path):
+    from zspace.core.layout import CONFIG_FILE
+    from zspace.factors import factors_out
+    from zspace.pipeline.run import Run
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / CONFIG_FILE).write_text("{}")
+    assert factors_out(run_dir) == run_dir / "factors" == factors_out(Run(root=run_dir, config={}))
+    assert factors_out(run_dir, tmp_path / "elsewhere") == tmp_path / "elsewhere"
+    assert factors_out(tmp_path / "z.npz", tmp_path / "d") == tmp_path / "d"
+    with pytest.raises(ZspaceError, match="needs --out DIR"):
+        factors_out(tmp_path / "z.npz")
+
+
+def test_a_z_file_without_out_is_refused_before_any_work(tmp_path, capsys):
+    # the file does not exist: reading it would fail with "does not exist", so this message proves the order
+    assert main(["factors", str(tmp_path / "missing.npz")]) == 2
+    assert "needs --out DIR" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_a_constant_factor_is_left_out_of_the_measures_and_the_traversals(tmp_path):
-    from zspace.science.factors import FactorsConfig, factors
+    from zspace.factors import FactorsConfig, factors
 
     rng = np.random.default_rng(5)
     z = rng.normal(size=(600, 3)).astype(np.float32)

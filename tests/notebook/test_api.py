@@ -17,6 +17,7 @@ import zspace
 from tiny_runs import train_tiny
 from zspace import notebook
 from zspace.analysis import BatteryConfig, InertiaConfig, from_arrays, run_battery
+from zspace.analysis.factors import IMPORTANCE_MODELS, FactorConfig
 from zspace.cli import build_parser, main
 from zspace.core.errors import ZspaceError
 from zspace.core.io import to_jsonable
@@ -174,6 +175,25 @@ def test_encode_gives_the_points_of_zspace_encode(run_dir, tmp_path, capsys):
     assert store.meta["split"] == "test"
 
 
+def test_factors_writes_the_files_of_zspace_factors(run_dir, tmp_path, capsys):
+    from zspace.factors import FactorsConfig
+
+    config = FactorsConfig(analysis=FactorConfig(max_points=300, importance="lasso"))
+    outcome = zspace.open_run(run_dir).factors(tmp_path / "nb", config, seed=3, device="cpu")
+    assert main(["factors", run_dir, "--out", tmp_path / "cli", "--max-points", "300", "--importance", "lasso",
+                 "--seed", "3", "--device", "cpu"]) == 0
+    ours, cli = (json.loads((tmp_path / d / "factors.json").read_text()) for d in ("nb", "cli"))
+    for summary in (ours, cli):
+        summary["measures"].pop("seconds")  # wall times
+    assert ours.pop("source") == str(run_dir) and cli.pop("source") == str(run_dir)
+    assert ours == cli  # the same measures, traversals and figure names for the same seed
+    assert outcome.summary_path == tmp_path / "nb" / "factors.json"
+    assert "mi-axes.png" in ours["figures"] and "paths-data.png" in ours["figures"]
+    grids = [name for name in ours["figures"] if not name.startswith("mi-")]  # (the heat maps' titles name the input)
+    assert grids and all((tmp_path / "nb" / name).read_bytes() == (tmp_path / "cli" / name).read_bytes()
+                         for name in grids)
+
+
 def test_reconstruct_passes_n_and_seed_through(run_dir):
     originals, recos = zspace.open_run(run_dir).reconstruct(4, seed=2, device="cpu")
     expected = reconstruct(open_pipeline_run(run_dir), n=4, seed=2, device="cpu")
@@ -218,10 +238,12 @@ CLI_DEFAULTS = [
                             "device": "device"}),
     ("question", [], "question", {"samplers": "samplers", "n": "n", "n_reference": "n_reference", "paths": "n_paths",
                                   "seed": "seed", "device": "device"}),
+    ("factors", [], "factors", {"out": "out", "seed": "seed", "device": "device", "epoch": "epoch",
+                                "precision": "precision"}),
 ]
 #: what the notebook method's function defaults to, by command
 CALLED = {"encode": notebook.ENCODE, "generate": notebook.GENERATE, "reconstruct": notebook.RECONSTRUCT,
-          "score": notebook.SCORE, "question": notebook.QUESTION}
+          "score": notebook.SCORE, "question": notebook.QUESTION, "factors": notebook.FACTORS}
 
 
 @pytest.mark.parametrize("command, extra, method, options", CLI_DEFAULTS, ids=[c[0] for c in CLI_DEFAULTS])
@@ -233,6 +255,17 @@ def test_method_defaults_are_the_command_line_defaults(command, extra, method, o
         cli = tuple(DEFAULT_SAMPLERS) if option == "samplers" and cli is None else cli
         ours = signature[parameter].default if parameter in signature else CALLED[command][parameter]
         assert ours == cli, f"zspace {command} --{option} defaults to {cli!r}, LabRun.{method} to {ours!r}"
+
+
+def test_factors_defaults_and_choices_are_the_command_line_ones():
+    args = build_parser().parse_args(["factors", "RUN_DIR"])
+    signature = inspect.signature(zspace.LabRun.factors).parameters
+    assert signature["figures"].default == (not args.no_figures)
+    # --max-points and --importance default to the config's own values, and --importance offers every model
+    assert (args.max_points, args.importance) == (None, None) and signature["config"].default is None
+    assert list(IMPORTANCE_MODELS) == ["gbt", "lasso", "gbc"] and FactorConfig().importance == "gbt"
+    for name in IMPORTANCE_MODELS:  # gbc too, which the command line once left out
+        assert build_parser().parse_args(["factors", "RUN_DIR", "--importance", name]).importance == name
 
 
 def test_analyze_defaults_are_the_command_line_defaults():

@@ -209,7 +209,7 @@ def test_the_temporary_of_a_killed_encode_is_removed_by_the_next(ae_run, tmp_pat
 def test_analyze_and_factors_read_a_z_directory_as_they_read_the_npz(vae_run, tmp_path):
     from zspace.analysis import load_latents
     from zspace.core.arrays import RowStore
-    from zspace.science.factors import factor_input
+    from zspace.factors import factor_input
 
     encode(vae_run, split="test", n=N, batch_size=BATCH, device="cpu", seed=5, out=tmp_path / "z.npz")
     encode(vae_run, split="test", n=N, batch_size=BATCH, device="cpu", seed=5, out=tmp_path / "zdir")

@@ -213,6 +213,24 @@ def test_report_shows_the_open_question_table(prepared_runs, tmp_path):
     assert "comes closest &lt;to the floor&gt;" in text
 
 
+def test_the_report_and_the_notebook_show_one_answer_table():
+    """report.answer.sampler_table builds the table both show: one row per table_rows row, '-' for no void share."""
+    from zspace.notebook import _answer_html
+    from zspace.report.answer import sampler_table
+    from zspace.science.question import table_rows
+
+    answer = question_json(z_dim=4)
+    answer["rows"].append({"sampler": "shell", "fd": 9.0, "fd_over_floor": 2.25, "precision": 0.3, "recall": 0.2,
+                           "void_share": None})
+    html = sampler_table(answer)
+    rows = re.findall(r"<tr>((?:<td>[^<]*</td>)+)</tr>", html)
+    assert len(rows) == len(table_rows(answer)) >= 3
+    assert html.startswith('<table class=""><tr><th>sampler</th><th>FD</th><th>x floor</th>')
+    assert "<td>gmm:10</td><td>5.5</td><td>1.375</td>" in html and "<td>0.2</td><td>-</td></tr>" in html
+    assert sampler_table(answer, cls="zspace-answer").replace(' class="zspace-answer"', ' class=""') == html
+    assert sampler_table(answer, cls="zspace-answer") in _answer_html(answer)
+
+
 def test_report_shows_the_factor_measures_of_zspace_factors(prepared_runs, tmp_path):
     runs = []
     for source in prepared_runs:

@@ -28,9 +28,11 @@ from zspace.core import faults
 from zspace.core.config import Config
 from zspace.core.errors import ZspaceError
 from zspace.core.io import atomic_path, to_jsonable, write_json
+from zspace.core.layout import ANALYSIS_FILE
 from zspace.core.log import get_logger
 from zspace.core.names import safe_stem
 from zspace.core.progress import progress
+from zspace.core.registry import Registry
 from zspace.core.results import Result
 
 log = get_logger(__name__)
@@ -92,7 +94,7 @@ def _needs_tsne_points(latents: LatentInput) -> str | None:
 
 
 #: analysis name -> Analysis, in the order they run
-ANALYSES: dict[str, Analysis] = {
+ANALYSES: Registry[Analysis] = Registry("analysis", {
     "axes": Analysis("SPEC 4.1 number density along each axis",
                      lambda x, c, seed, done: axis_density(x.z, c.axes)),
     "radius": Analysis("SPEC 4.2 number density against radius, vs chi_d",
@@ -110,7 +112,7 @@ ANALYSES: dict[str, Analysis] = {
     "scatter2d": Analysis("SPEC 4.9 labelled scatter of a 2-D latent space",
                           lambda x, c, seed, done: scatter_2d(x.z, x.labels, c.scatter2d),
                           lambda x: None if x.dim == 2 else f"d = {x.dim}, not 2"),
-}
+})
 
 
 def select(only: list[str] | None, latents: LatentInput) -> tuple[list[str], dict[str, str]]:
@@ -196,12 +198,12 @@ def run_battery(latents: LatentInput, out_dir: str | Path | None = None, config:
                 start = time.perf_counter()
                 report["figures"][name] = _save_figures(draw(name, results[name], latents.labels), out, cfg.figure_dpi)
                 report["seconds"][f"{name}_figures"] = round(time.perf_counter() - start, 3)
-            write_json(out / "analysis.json", report)
+            write_json(out / ANALYSIS_FILE, report)
             faults.point("battery.analysis")
         log.info("%s done in %.1f s", name, report["seconds"][name])
     report["complete"] = True
     if out is not None:
-        write_json(out / "analysis.json", report)
+        write_json(out / ANALYSIS_FILE, report)
     return {"results": results, "report": report}
 
 

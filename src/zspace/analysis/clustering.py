@@ -34,6 +34,7 @@ from zspace.core.config import Config
 from zspace.core.device import one_thread
 from zspace.core.progress import progress
 from zspace.core.results import Result
+from zspace.core.rng import item_seed, sub_seed
 from zspace.core.rows import float32_block, row_chunks, seeded_subsample
 
 
@@ -123,7 +124,7 @@ def inertia_curve(z: np.ndarray, config: InertiaConfig | None = None, seed: int 
     k_values = [int(k) for k in cfg.k_values if 1 <= k <= n]
     sample_idx = seeded_subsample(n, cfg.fit_sample_size, seed)
     x_sample = torch.from_numpy(float32_block(z, sample_idx if len(sample_idx) < n else slice(None)))
-    init_idx = seeded_subsample(len(x_sample), cfg.init_sample_size, seed + 1)
+    init_idx = seeded_subsample(len(x_sample), cfg.init_sample_size, sub_seed(seed, 1))
     x_init = x_sample[torch.from_numpy(init_idx)] if len(init_idx) < len(x_sample) else x_sample
 
     def bar(iterable, desc):
@@ -132,8 +133,8 @@ def inertia_curve(z: np.ndarray, config: InertiaConfig | None = None, seed: int 
     # n_init seedings per k; Lloyd on the subsample for all of them at once, then the best per k goes on
     runs = [(i, r) for i in range(len(k_values)) for r in range(cfg.n_init)]
     with one_thread():
-        centres = [kmeans_plusplus(x_init, k_values[i], torch.Generator().manual_seed(seed * 100003 + 1000 * r
-                                                                                       + k_values[i]))
+        centres = [kmeans_plusplus(x_init, k_values[i], torch.Generator().manual_seed(item_seed(seed, 1000 * r
+                                                                                                 + k_values[i])))
                    for i, r in bar(runs, "inertia: k-means++")]
     # each run stops on its own tolerance
     active = list(range(len(runs)))

@@ -42,9 +42,10 @@ from pathlib import Path
 
 import numpy as np
 
-from zspace.core import checksums, io, npyfiles
+from zspace.core import checksums, npyfiles
 from zspace.core.arrays import RowStore
 from zspace.core.errors import ZspaceError
+from zspace.core.inputkind import ZDIR_META, InputKind, kind_of
 from zspace.core.log import get_logger
 from zspace.core.rows import float32_block, row_chunks
 
@@ -145,8 +146,8 @@ def load_latents(path: str | Path, key: str | None = None) -> LatentInput:
         finite rows.
     """
     path = Path(path)
-    io.restore_replaced_dir(path)  # a Z directory that a killed `encode --force` left aside
-    if path.is_dir():
+    kind = kind_of(path)  # the one rule (zspace.core.inputkind); restores a Z directory a killed encode left aside
+    if kind is not None and kind.is_directory:  # a Z directory, a shard directory (a run holds no shard)
         return _load_directory(path)
     if not path.is_file():
         raise ZspaceError(f"{path}: no such file; give the path of a Z.npz from 'zspace encode', an .npy/.npz array "
@@ -154,11 +155,11 @@ def load_latents(path: str | Path, key: str | None = None) -> LatentInput:
     if path.stat().st_size == 0:
         raise ZspaceError(f"{path}: the file is empty; re-run 'zspace encode' or point to a non-empty .npy/.npz")
     suffix = path.suffix.lower()
-    if suffix == ".npy":
+    if kind is InputKind.ARRAY:
         if key is not None:
             log.info("%s is an .npy file with a single array; --key %s is ignored", path, key)
         return from_arrays(_open_npy(path), source=str(path))
-    if suffix == ".npz":
+    if kind is InputKind.Z_FILE:
         return _load_npz(path, key)
     raise ZspaceError(f"{path}: unknown file type {suffix!r}; give an .npy or .npz file holding an (N, d) array")
 
@@ -208,7 +209,7 @@ def _zdir_crc32(path: Path, used: list[str]) -> tuple[dict[str, int], str]:
     """The recorded CRC-32 of the files ``used`` when ``path`` is a Z directory that lists them, else {}; and the
     fix for a damaged one. An older Z directory without them warns; a damaged listing is a ZspaceError."""
     fix = f"write the Z directory again with: zspace encode RUN_DIR --out {path} --force"
-    file = path / "meta.json"
+    file = path / ZDIR_META
     if not file.exists():
         return {}, fix  # a directory of the user's shards: nothing was recorded
     try:

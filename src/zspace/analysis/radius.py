@@ -17,6 +17,7 @@ or CDF vector of length N).
 from __future__ import annotations
 
 import dataclasses
+from typing import Any, Mapping
 
 import numpy as np
 from scipy import stats
@@ -107,6 +108,31 @@ class RadiusResult(Result):
     def headline(self) -> dict[str, float]:
         """Peak of the first histogram (z units) and the distance to the chi_d curve."""
         return {"peak_radius": self.histograms[0].peak_radius, "wasserstein1_to_chi": self.wasserstein1_to_chi}
+
+    def density(self, histogram: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The number density of R and chi_d's on the bins of histogram ``histogram`` (see :func:`density_curve`)."""
+        h = self.histograms[histogram]
+        return density_curve(h.bin_edges, h.counts, h.chi_expected_counts, self.n_points)
+
+    @staticmethod
+    def density_of_json(saved: Mapping[str, Any], histogram: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`density` read from the result's JSON (``analysis.json["analyses"]["radius"]``, :meth:`to_json`)."""
+        h = saved["histograms"][histogram]
+        return density_curve(h["bin_edges"], h["counts"], h["chi_expected_counts"], saved["n_points"])
+
+
+def density_curve(bin_edges: Any, counts: Any, chi_expected_counts: Any,
+                  n_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Histogram counts as a density: (bin centres, points per unit R / N, the same for chi_d), each shape (B,).
+
+    Counts are divided by N (at least 1) and by the bin width (z units), so
+    curves of runs with different N and bin widths can share one plot.
+    """
+    edges = np.asarray(bin_edges, dtype=float)
+    n = max(n_points, 1)
+    width = np.diff(edges)
+    centres = (edges[:-1] + edges[1:]) / 2
+    return centres, np.asarray(counts) / n / width, np.asarray(chi_expected_counts) / n / width
 
 
 def radii(z: np.ndarray) -> np.ndarray:

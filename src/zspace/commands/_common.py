@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from pathlib import Path
+from typing import Any, Mapping
 
+from zspace.models import MODELS, ModelConfig, parse_int_list
 from zspace.pipeline.precision import PRECISION_CHOICES
 
 
@@ -15,6 +17,22 @@ def default_of(cls, name: str):
         if f.name == name:
             return f.default
     raise KeyError(name)
+
+
+def given_fields(args: argparse.Namespace, cls, options: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The fields of config dataclass ``cls`` that the user gave on the command line, by field name.
+
+    A field's option is the field's own name (``--batch-size`` -> ``batch_size``) unless ``options``
+    maps the field to another (``{"kind": "model"}``); a field without an option, or whose option was
+    not given (None), is left out, so defaults and config files decide it.
+    """
+    options = options or {}
+    given = {}
+    for f in dataclasses.fields(cls):
+        value = getattr(args, options.get(f.name, f.name), None)
+        if value is not None:
+            given[f.name] = value
+    return given
 
 
 #: seeds reach numpy, torch and scikit-learn; this is the range all three accept
@@ -73,6 +91,42 @@ def add_run_dir(p: argparse.ArgumentParser) -> None:
 
 def add_force(p: argparse.ArgumentParser) -> None:
     p.add_argument("--force", action="store_true", help="replace an existing output file")
+
+
+def add_model_options(p: argparse.ArgumentParser) -> None:
+    """Model-shape options of ``summary`` and ``train``; each is None unless given (see :func:`model_options`)."""
+    p.add_argument("--model", choices=MODELS, default=None,
+                   help=f"model kind (default: {default_of(ModelConfig, 'kind')})")
+    p.add_argument("--z-dim", type=int, default=None,
+                   help=f"latent dimension (default: {default_of(ModelConfig, 'z_dim')})")
+    p.add_argument("--filters", default=None, help="channels of the stride-2 convolutions (default: "
+                                                   f"{','.join(map(str, default_of(ModelConfig, 'filters')))})")
+    p.add_argument("--kernel-size", type=int, default=None,
+                   help=f"(default: {default_of(ModelConfig, 'kernel_size')})")
+    p.add_argument("--batch-norm", action=argparse.BooleanOptionalAction, default=None,
+                   help="BatchNorm after each hidden convolution (default: off)")
+    p.add_argument("--extra-dense", type=int, default=None, help="width of an extra Dense layer before the latent head")
+    p.add_argument("--eps-clip", type=float, default=None,
+                   help=f"VAE: |eps| clip (default: {default_of(ModelConfig, 'eps_clip')})")
+
+
+def model_options(args: argparse.Namespace) -> dict:
+    """The ModelConfig fields given by :func:`add_model_options`' options (``--filters`` parsed to a tuple).
+
+    Every option is named after its field but ``--model`` (the field ``kind``).
+    """
+    given = given_fields(args, ModelConfig, {"kind": "model"})
+    if "filters" in given:
+        given["filters"] = parse_int_list(given["filters"], "--filters")
+    return given
+
+
+def model_config_from_args(args: argparse.Namespace, input_shape=None) -> ModelConfig:
+    """The ModelConfig of the options given, defaults for the rest."""
+    options = model_options(args)
+    if input_shape is not None:
+        options["input_shape"] = input_shape
+    return ModelConfig(**options)
 
 
 def add_model_use_options(p: argparse.ArgumentParser, force: bool = False) -> None:

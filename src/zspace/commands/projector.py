@@ -7,8 +7,8 @@ from pathlib import Path
 
 from zspace.commands._common import add_model_use_options, add_seed, at_least
 from zspace.data import SPLITS
-from zspace.pipeline.tensorboard import check_projector_out
-from zspace.science.projector import MAX_POINTS, projector_points, write_projector
+from zspace.exports.projector import MAX_POINTS, projector_points, write_projector
+from zspace.exports.projector_layout import check_projector_out
 
 
 def add_parser(sub) -> argparse.ArgumentParser:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from zspace.commands._common import add_device, add_epoch, add_precision, add_seed, at_least
+from zspace.commands._common import add_model_use_options, add_seed, at_least
 from zspace.core import io
 from zspace.data.imageset import require_images_fit
 from zspace.pipeline.run import open_run
@@ -33,9 +33,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     add_seed(p, "seed of the samplers, the held-out images and the paths")
     p.add_argument("--json", default=None, help="also write all answers to this JSON file")
     p.add_argument("--markdown", default=None, help="also write the tables as markdown to this file")
-    add_epoch(p)
-    add_device(p)
-    add_precision(p)
+    add_model_use_options(p)
     return p
 
 

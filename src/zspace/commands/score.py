@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from zspace.commands._common import (
-    add_device,
-    add_epoch,
-    add_precision,
-    add_run_dir,
-    add_seed,
-    at_least,
-)
+from zspace.commands._common import add_model_use_options, add_run_dir, add_seed, at_least
+from zspace.core.layout import RunLayout
 from zspace.data.imageset import require_images_fit
 from zspace.pipeline.run import open_run
 from zspace.science.quality.score import score
@@ -33,9 +27,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="held-out images in the real set, and in the floor/ceiling sets (default: %(default)s)")
     p.add_argument("--k", type=at_least(1), default=3, help="neighbours of precision/recall (default: %(default)s)")
     add_seed(p, "seed of the samples and of the held-out images")
-    add_epoch(p)
-    add_device(p)
-    add_precision(p)
+    add_model_use_options(p)
     return p
 
 
@@ -44,5 +36,5 @@ def run(args: argparse.Namespace) -> int:
     result = score(args.run_dir, args.sampler, args.n, args.data, seed=args.seed, epoch=args.epoch, k=args.k,
                    n_reference=args.n_reference, device=args.device, precision=args.precision)
     print(result.format())
-    print(f"stored {args.run_dir / 'scores' / (saved_name(args.sampler) + '.json')}")
+    print(f"stored {RunLayout(args.run_dir).score_file(saved_name(args.sampler))}")
     return 0

@@ -8,8 +8,7 @@ import shlex
 import subprocess
 import sys
 
-from zspace.commands._common import add_device, default_of
-from zspace.commands.summary import add_model_options, model_options
+from zspace.commands._common import add_device, add_model_options, default_of, given_fields, model_options
 from zspace.core import dist
 from zspace.core.errors import ZspaceError
 from zspace.pipeline.config import TrainConfig
@@ -46,7 +45,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
         default = default_of(TrainConfig, name)
         p.add_argument("--" + name.replace("_", "-"), type=typ, default=None,
                        help=f"{help_text} (default: {default})")
-    p.add_argument("--loss", choices=list(RECONSTRUCTION_LOSSES), default=None,
+    p.add_argument("--loss", choices=RECONSTRUCTION_LOSSES, default=None,
                    help=f"reconstruction loss (default: {default_of(TrainConfig, 'loss')})")
     p.add_argument("--precision", choices=PRECISION_CHOICES, default=None,
                    help=f"autocast dtype: fp32, bf16 (CUDA, MPS, CPUs with native bf16), fp16 (CUDA, MPS) or auto "
@@ -83,14 +82,9 @@ def _without_nproc(argv: list[str]) -> list[str]:
     return out
 
 
-_TRAIN_FIELDS = ("data", "device", "epochs", "batch_size", "lr", "fact", "seed", "keep_every", "n_train", "n_val", "image_size",
-                 "divergence_factor", "loss", "precision", "tensorboard")
-
-
 def effective_config(args: argparse.Namespace) -> RunConfig:
-    """Defaults < ``--config`` < the options given on the command line."""
-    train_options = {k: getattr(args, k) for k in _TRAIN_FIELDS if getattr(args, k) is not None}
-    return effective_run_config(args.config, model_options(args), train_options)
+    """Defaults < ``--config`` < the options given on the command line (each named after its TrainConfig field)."""
+    return effective_run_config(args.config, model_options(args), given_fields(args, TrainConfig))
 
 
 def run(args: argparse.Namespace) -> int:

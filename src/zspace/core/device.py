@@ -1,4 +1,4 @@
-"""Device choice and thread settings; the precision of a device is :mod:`zspace.pipeline.precision`."""
+"""Device choice and thread settings (torch, OpenMP); the precision of a device is :mod:`zspace.pipeline.precision`."""
 
 from __future__ import annotations
 
@@ -60,3 +60,24 @@ def one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def one_openmp_thread() -> Iterator[None]:
+    """Run OpenMP (scikit-learn's native code) on one thread in the calling thread inside the block, restoring it after.
+
+    For native fits run side by side in worker threads, one per core (the
+    boosted trees of DCI in :mod:`zspace.analysis.factors`): OpenMP thread
+    counts are per calling thread, so the workers do not race. Without
+    threadpoolctl (a scikit-learn dependency) it does nothing.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    limits = threadpool_limits(limits=1, user_api="openmp")
+    try:
+        yield
+    finally:
+        limits.restore_original_limits()

@@ -35,11 +35,13 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from zspace.core.errors import ZspaceError
+from zspace.core.registry import Registry
 from zspace.data import array as _array
 from zspace.data import celeba as _celeba
 from zspace.data import folder as _folder
@@ -58,19 +60,20 @@ class Source:
     arg: str | None          # what ARG means ("PATH"), None when the source takes none
     arg_required: bool
     options: frozenset[str]
-    splits: tuple[str, ...] = SPLITS
+    splits: Collection[str] = field(default_factory=SPLITS.choices)   # names that ``split`` may take
 
 
 COMMON_OPTIONS = frozenset({"n", "seed", "size"})
 
-SOURCES: dict[str, Source] = {
+#: source name -> Source, in the order of the error message that lists them
+SOURCES: Registry[Source] = Registry("data source", {
     "shapes": Source(_shapes.load_shapes, "SIZE", False, frozenset({"train", "test", "channels"})),
     "fashion-mnist": Source(_idx.load_fashion_mnist, None, False, frozenset()),
     "mnist": Source(_idx.load_mnist, None, False, frozenset()),
-    "celeba": Source(_celeba.load_celeba, "PATH", True, frozenset(), SPLITS + ("valid",)),
+    "celeba": Source(_celeba.load_celeba, "PATH", True, frozenset(), SPLITS.choices("valid")),
     "folder": Source(_folder.load_folder, "PATH", True, frozenset({"channels"})),
     "array": Source(_array.load_array, "FILE.npy", True, frozenset({"labels"})),
-}
+})
 
 _OPTION = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
 

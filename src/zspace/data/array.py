@@ -8,7 +8,6 @@ There is no official split: train/test is a seeded 90/10 split.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +18,10 @@ from zspace.data.imageset import ImageSet, SourceRequest, seeded_split, to_uint8
 
 
 def read_npy(path: Path, what: str) -> np.ndarray:
-    """Memory-map a .npy file (no pickles), with a one-line error naming it.
+    """Memory-map a .npy file (no pickles, header checked first), with a one-line error naming it.
 
-    The header is checked against the file size first (:func:`zspace.core.npyfiles.check_header`).
+    The reading is :func:`zspace.core.npyfiles.open_npy`'s; this adds the
+    words for a folder, a missing file and a file that is no .npy at all.
     """
     if path.is_dir():
         raise ZspaceError(f"{what} {path} is a folder; pass a .npy file (or use folder:{path})")
@@ -30,22 +30,20 @@ def read_npy(path: Path, what: str) -> np.ndarray:
     try:
         with open(path, "rb") as fh:
             magic = fh.read(6)
-            if magic != b"\x93NUMPY":
-                raise ZspaceError(f"{what} {path} is not a .npy file (no NumPy header); save the array with numpy.save")
-            fh.seek(0)
-            npyfiles.check_header(fh, os.fstat(fh.fileno()).st_size)
-        return np.load(path, mmap_mode="r", allow_pickle=False)
     except FileNotFoundError:
         raise ZspaceError(f"{what} {path} does not exist; check the path") from None
+    except OSError as exc:
+        raise ZspaceError(f"{what} {path} is not a readable .npy file ({' '.join(str(exc).split())}); "
+                          "save it with numpy.save") from None
+    if magic != b"\x93NUMPY":
+        raise ZspaceError(f"{what} {path} is not a .npy file (no NumPy header); save the array with numpy.save")
+    try:
+        return npyfiles.open_npy(path)
     except ValueError as exc:
         if "pickle" in str(exc) or "Python objects" in str(exc):
             raise ZspaceError(f"{what} {path} holds Python objects, which zspace never unpickles; "
                               "save a numeric (uint8 or float) array") from None
-        raise ZspaceError(f"{what} {path} is not a readable .npy file ({' '.join(str(exc).split())}); "
-                          "save it with numpy.save") from None
-    except (OSError, EOFError) as exc:
-        raise ZspaceError(f"{what} {path} is not a readable .npy file ({' '.join(str(exc).split())}); "
-                          "save it with numpy.save") from None
+        raise ZspaceError(f"{what} {path} is not a readable .npy file ({exc}); save it with numpy.save") from None
 
 
 def load_array(request: SourceRequest) -> ImageSet:

@@ -16,11 +16,14 @@ from pathlib import Path
 import numpy as np
 
 from zspace.core.errors import ZspaceError
+from zspace.core.registry import Registry
 
 #: Share of images that goes to the test split for sources without an official split.
 TEST_FRACTION = 0.1
 
-SPLITS = ("train", "test", "all")
+#: split name -> what it holds (every source has these; a source may add its own, as CelebA's "valid")
+SPLITS: Registry[str] = Registry("split", {"train": "the training part", "test": "the held-out part",
+                                           "all": "train and test together"})
 
 
 @dataclass

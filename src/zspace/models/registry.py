@@ -12,23 +12,22 @@ from typing import Callable, TypeVar
 
 from torch import nn
 
+from zspace.core.registry import Registry
+
 M = TypeVar("M", bound=type[nn.Module])
 
 #: model kind -> class
-MODELS: dict[str, type[nn.Module]] = {}
+MODELS: Registry[type[nn.Module]] = Registry("model kind")
 
 
 def register_model(kind: str) -> Callable[[M], M]:
-    """Class decorator: make ``kind`` build this class."""
-    def add(cls: M) -> M:
-        MODELS[kind] = cls
-        return cls
-    return add
+    """Class decorator: make ``kind`` build this class (a kind registered twice is an error)."""
+    return MODELS.register(kind)
 
 
 def model_kinds() -> list[str]:
     """Every registered kind, in registration order."""
-    return list(MODELS)
+    return MODELS.names()
 
 
 __all__ = ["MODELS", "register_model", "model_kinds"]

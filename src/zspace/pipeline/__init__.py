@@ -6,5 +6,7 @@
 * :mod:`~zspace.pipeline.checkpoint` -- safetensors + JSON checkpoints;
 * :mod:`~zspace.pipeline.train` -- the loop, with its seams :mod:`~zspace.pipeline.precision`
   and :mod:`~zspace.pipeline.processes`;
+* :mod:`~zspace.pipeline.session` -- a run's model loaded once for inference (:func:`open_session`),
+  whose forward passes are :mod:`~zspace.pipeline.forward`;
 * :mod:`~zspace.pipeline.encode`, :mod:`~zspace.pipeline.generate`, :mod:`~zspace.pipeline.zstore`.
 """

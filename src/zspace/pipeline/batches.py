@@ -17,6 +17,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
+from zspace.core.rng import item_seed
+
 
 def to_tensor(images: np.ndarray, device: torch.device | str = "cpu", channels_last: bool = False) -> torch.Tensor:
     """uint8 (B, H, W, C) -> float32 (B, C, H, W) in [0, 1] on ``device``.
@@ -37,7 +39,7 @@ def epoch_order(n: int, seed: int, epoch: int, shuffle: bool = True) -> np.ndarr
     """Indices 0..n-1 in the order of ``epoch`` (1-based), reproducible from (seed, epoch)."""
     if not shuffle:
         return np.arange(n)
-    g = torch.Generator().manual_seed(int(seed) * 100_003 + int(epoch))
+    g = torch.Generator().manual_seed(item_seed(seed, epoch))
     return torch.randperm(n, generator=g).numpy()
 
 

@@ -13,6 +13,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from zspace.core.registry import Registry
+
 
 def _bce(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy per pixel (nats), from logits."""
@@ -25,7 +27,8 @@ def _mse(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 #: reconstruction loss name -> per-pixel loss (logits (B, C, H, W), target (B, C, H, W)) -> (B, C, H, W)
-RECONSTRUCTION_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {"bce": _bce, "mse": _mse}
+RECONSTRUCTION_LOSSES: Registry[Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = Registry(
+    "reconstruction loss", {"bce": _bce, "mse": _mse})
 
 
 def reconstruction_loss(logits: torch.Tensor, target: torch.Tensor, kind: str = "bce") -> torch.Tensor:

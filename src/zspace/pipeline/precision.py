@@ -36,12 +36,14 @@ from typing import ContextManager
 import torch
 
 from zspace.core.errors import ZspaceError
+from zspace.core.registry import Registry
 from zspace.models import ModelConfig, forward_flops
 
 #: precision name -> autocast dtype (None: float32 without autocast)
-PRECISIONS: dict[str, torch.dtype | None] = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-#: what --precision accepts
-PRECISION_CHOICES = (*PRECISIONS, "auto")
+PRECISIONS: Registry[torch.dtype | None] = Registry("precision", {"fp32": None, "bf16": torch.bfloat16,
+                                                                  "fp16": torch.float16})
+#: what --precision accepts: the precisions, then "auto" (a live view of :data:`PRECISIONS`)
+PRECISION_CHOICES = PRECISIONS.choices("auto")
 #: ``auto`` picks bf16 on native-bf16 CPUs for models with at least this forward cost per image
 CPU_BF16_MIN_FORWARD_GFLOP = 0.1
 

@@ -1,14 +1,9 @@
 """A run directory: where one training run keeps its config, metrics and checkpoints.
 
-``RUN_DIR/config.json``      model, training and data configuration
-``RUN_DIR/metrics.jsonl``    one JSON record per epoch (and per divergence event)
-``RUN_DIR/checkpoints/``     see :mod:`zspace.pipeline.checkpoint`
-``RUN_DIR/skipped.txt``      input files that could not be read, with the reason
-``RUN_DIR/samplers/``        fitted samplers (``zspace fit-sampler``; used by ``zspace generate``)
-``RUN_DIR/latents/``         cached encodings of the training split (for fitting samplers)
-``RUN_DIR/scores/``          sample-quality scores (``zspace score``)
-``RUN_DIR/question.json``    the open-question table (``zspace question``)
-``RUN_DIR/z_test.npz``, ``analysis/``, ``*.png``, ``assets.json``   report assets (``zspace report``)
+Its layout -- every file and folder name of a run (``config.json``,
+``metrics.jsonl``, ``checkpoints/``, ``samplers/``, ``question.json``, the
+report assets, ...) -- is documented and owned by :mod:`zspace.core.layout`;
+:attr:`Run.layout` gives their paths.
 """
 
 from __future__ import annotations
@@ -22,6 +17,7 @@ import torch
 
 from zspace.core import io
 from zspace.core.errors import ZspaceError
+from zspace.core.layout import RunLayout
 from zspace.data import ImageSet
 from zspace.models import Autoencoder, ModelConfig, build_model
 from zspace.pipeline import checkpoint
@@ -65,12 +61,17 @@ class Run:
         return load_split(self.train_config, split, data=data, n=n)
 
     @property
+    def layout(self) -> RunLayout:
+        """The paths of the run's files and folders (:mod:`zspace.core.layout`)."""
+        return RunLayout(self.root)
+
+    @property
     def checkpoints_dir(self) -> Path:
-        return self.root / "checkpoints"
+        return self.layout.checkpoints
 
     @property
     def metrics_path(self) -> Path:
-        return self.root / "metrics.jsonl"
+        return self.layout.metrics
 
     def metrics(self) -> list[dict]:
         """All records of metrics.jsonl in order."""
@@ -102,7 +103,8 @@ RUN_CONFIG_KEYS = ("format", "model", "train", "data")
 
 
 def config_path(root: str | Path) -> Path:
-    return Path(root) / "config.json"
+    """``RUN_DIR/config.json`` (:attr:`zspace.core.layout.RunLayout.config`)."""
+    return RunLayout(Path(root)).config
 
 
 def open_run(root: str | Path) -> Run:

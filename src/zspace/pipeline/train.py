@@ -259,12 +259,12 @@ def diverged(metrics: EpochMetrics, best: float | None, factor: float) -> str | 
     return None
 
 
-def _write_skipped(root: Path, *sets: ImageSet) -> None:
+def _write_skipped(run: Run, *sets: ImageSet) -> None:
     # both splits come from one source and report the same unreadable files
     skipped = list(dict.fromkeys(s for data in sets for s in data.skipped))
     if skipped:
-        io.write_text(root / "skipped.txt", "\n".join(skipped) + "\n")
-        log.warning(f"{len(skipped)} unreadable input files were skipped; listed in {root / 'skipped.txt'}")
+        io.write_text(run.layout.skipped, "\n".join(skipped) + "\n")
+        log.warning(f"{len(skipped)} unreadable input files were skipped; listed in {run.layout.skipped}")
 
 
 def train(train_config: TrainConfig, model_config: ModelConfig, out: str | Path) -> TrainResult:
@@ -389,7 +389,7 @@ def _fit(session: _Session) -> TrainResult:
     log.info(f"training on {trainer.device} in {trainer.precision.name}"
              + (f", resuming {run.root} after epoch {session.start_epoch}" if session.start_epoch else ""))
     if processes.is_writer:
-        _write_skipped(run.root, train_set, val_set)
+        _write_skipped(run, train_set, val_set)
 
     # --- loop -------------------------------------------------------------------
     history = [r for r in run.metrics() if "epoch" in r and "event" not in r]

@@ -42,6 +42,7 @@ import numpy as np
 
 from zspace.core import checksums, io, npyfiles
 from zspace.core.errors import ZspaceError
+from zspace.core.inputkind import ZDIR_META, is_z_file_name, kind_of
 from zspace.core.log import get_logger
 
 log = get_logger(__name__)
@@ -53,7 +54,7 @@ VECTORS = ("z", "mu", "logvar")
 #: ``format`` of a Z directory's meta.json
 ZDIR_FORMAT = "zspace.zdir/1"
 #: the files of a Z directory (a directory holding anything else is never replaced)
-ZDIR_FILES = ("z.npy", "mu.npy", "logvar.npy", "labels.npy", "factors.npy", "index.npy", "meta.json")
+ZDIR_FILES = ("z.npy", "mu.npy", "logvar.npy", "labels.npy", "factors.npy", "index.npy", ZDIR_META)
 #: rows copied at a time into a Z directory's arrays
 COPY_ROWS = 65536
 
@@ -62,8 +63,9 @@ Allocate = Callable[[str, tuple[int, int]], np.ndarray]
 
 
 def is_zdir_path(path: str | Path) -> bool:
-    """Whether a store written to ``path`` is a Z directory: any path that does not end in .npz."""
-    return Path(path).suffix.lower() != ".npz"
+    """Whether a store written to ``path`` is a Z directory: any path that does not end in .npz
+    (:func:`zspace.core.inputkind.is_z_file_name`)."""
+    return not is_z_file_name(path)
 
 
 @dataclass
@@ -161,7 +163,7 @@ def writing_zdir(path: str | Path, n: int, *, index: np.ndarray | None = None, l
         if factors is not None:
             _write_rows(tmp / "factors.npy", (n, len(factor_names)), np.float32, factors)
         crc32 = checksums.crc32_files(tmp, sorted(f.name for f in tmp.iterdir() if f.suffix == ".npy"))
-        io.write_json(tmp / "meta.json", {"format": ZDIR_FORMAT, "n_points": n, "dim": dim,
+        io.write_json(tmp / ZDIR_META, {"format": ZDIR_FORMAT, "n_points": n, "dim": dim,
                                           "factor_names": [str(s) for s in factor_names], "meta": meta or {},
                                           checksums.CRC32_FIELD: crc32})
 
@@ -206,8 +208,8 @@ def load_zstore(path: str | Path) -> ZStore:
     allows).
     """
     path = Path(path)
-    io.restore_replaced_dir(path)  # a Z directory that a killed `encode --force` left aside
-    if path.is_dir():
+    kind = kind_of(path)  # the one rule (zspace.core.inputkind); restores a Z directory a killed encode left aside
+    if kind is not None and kind.is_directory:  # a run or a shard directory: _load_zdir says it is no Z directory
         return _load_zdir(path)
     if not path.is_file():
         what = "is not a file" if path.exists() else "does not exist"
@@ -297,7 +299,7 @@ def _load_zdir(path: Path) -> ZStore:
 
 def _zdir_info(path: Path, fix: str) -> dict[str, Any]:
     """meta.json of Z directory ``path``, its fields checked."""
-    file = path / "meta.json"
+    file = path / ZDIR_META
     if not any((path / name).exists() for name in ZDIR_FILES):
         raise ZspaceError(f"{path} is a directory but not a Z directory (no meta.json, no z.npy); give a Z file "
                           "or a Z directory written by zspace encode --out")

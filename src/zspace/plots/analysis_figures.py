@@ -21,6 +21,7 @@ from zspace.analysis.radius import RadiusResult
 from zspace.analysis.scatter2d import Scatter2dResult
 from zspace.analysis.tsne import TsneResult
 from zspace.analysis.vae_stats import VaeStatsResult
+from zspace.core.registry import Registry
 from zspace.core.results import Result
 
 #: largest number of distinct labels drawn with a categorical colour map
@@ -201,7 +202,7 @@ def _scatter(ax, points: np.ndarray, labels: np.ndarray | None) -> None:
 
 
 #: analysis name -> (result, labels) -> {file stem: Figure}
-FIGURES: dict[str, Callable[..., dict[str, Figure]]] = {
+FIGURES: Registry[Callable[..., dict[str, Figure]]] = Registry("figure set", {
     "axes": lambda r, labels=None: {"axis_density": axis_density_figure(r)},
     "radius": lambda r, labels=None: {"radius": radius_figure(r)},
     "inertia": lambda r, labels=None: {"inertia": inertia_figure(r)},
@@ -210,7 +211,7 @@ FIGURES: dict[str, Callable[..., dict[str, Figure]]] = {
     "planes": plane_figures,
     "vae": lambda r, labels=None: {"vae_stats": vae_figure(r)},
     "scatter2d": lambda r, labels=None: {"scatter2d": scatter2d_figure(r)},
-}
+})
 
 
 def draw(name: str, result: Result, labels: np.ndarray | None = None) -> dict[str, Figure]:

@@ -1,14 +1,24 @@
-"""Figures of ``zspace factors``: the MI heat map (numbers in, Figure out) and traversal grids (images in, PNG out)."""
+"""Figures of ``zspace factors``: the MI heat map (numbers in, Figure out) and traversal grids (images in, PNG out).
+
+:func:`save_factor_figures` saves all of them for one outcome of
+:func:`zspace.factors.factors`; the command line and the notebook pass it to
+:func:`zspace.factors.write_factors`.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from zspace.core import io
 from zspace.core.names import unique_stems
 from zspace.plots.grids import save_grid
+
+#: resolution of the saved MI heat maps, dots per inch
+FIGURE_DPI = 110
 
 
 def mi_heatmap(mi: np.ndarray, factor_names: list[str], title: str, max_directions: int = 32) -> Figure:
@@ -50,3 +60,32 @@ def save_path_grid(images: np.ndarray, path: Path) -> str:
     """Interpolations ``images`` (pairs, steps, H, W, C) -> one PNG, a row per pair."""
     save_grid(images.reshape(-1, *images.shape[2:]), path, ncols=images.shape[1])
     return path.name
+
+
+def save_factor_figures(outcome: Any, out: Path, dpi: int = FIGURE_DPI) -> list[str]:
+    """Save every figure of a :class:`zspace.factors.FactorsOutcome` into directory ``out``; return the file names.
+
+    ``mi-axes.png`` and ``mi-pca.png`` (the MI heat maps, at ``dpi``), then
+    the grids of the decoded images the outcome holds (a run's only):
+    ``traverse-axisA.png`` per traversed axis, ``direction-F.png`` and
+    ``attribute-F.png`` per factor, ``paths-straight.png`` and ``paths-data.png``.
+    """
+    files = []
+    names = list(outcome.result.factor_names)
+    for scores in (outcome.result.axes, outcome.result.pca):
+        fig = mi_heatmap(scores.mi, names, f"MI with each factor, {scores.basis} ({outcome.data.source})")
+        path = out / f"mi-{scores.basis}.png"
+        with io.atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=dpi)
+        files.append(path.name)
+    images, plan = outcome.images, outcome.plan
+    if "axis" in images:
+        files += save_traversal_grids(images["axis"], [f"axis{a}" for a in plan.axes], out, "traverse")
+    if "direction" in images:
+        files += save_traversal_grids(images["direction"], plan.direction_factors, out, "direction")
+    if "attribute" in images:
+        files += save_traversal_grids(images["attribute"], plan.attribute_factors, out, "attribute")
+    for kind in ("straight", "data"):
+        if f"path_{kind}" in images:
+            files.append(save_path_grid(images[f"path_{kind}"], out / f"paths-{kind}.png"))
+    return files

@@ -1,6 +1,7 @@
 """Everything a report shows about one run, computed once and kept in the run directory.
 
-``prepare_run`` makes (and on later calls reuses) these files in RUN_DIR::
+``prepare_run`` makes (and on later calls reuses) these files in RUN_DIR (named by
+:mod:`zspace.core.layout`)::
 
     z_test.npz                 encoded test split (zspace.pipeline.zstore)
     analysis/analysis.json     the battery's numbers, analysis/*.png its figures
@@ -36,7 +37,7 @@ from zspace.core import io
 from zspace.core.config import Config
 from zspace.core.errors import ZspaceError
 from zspace.core.log import get_logger
-from zspace.core.names import safe_stem
+from zspace.core.layout import REAL_GRID_FILE, RunLayout, grid_name  # noqa: F401  (grid_name: the report's import)
 from zspace.core.results import Result
 from zspace.core.rows import seeded_subsample
 from zspace.pipeline import checkpoint
@@ -52,11 +53,8 @@ from zspace.science.samplers import SAMPLERS
 
 log = get_logger(__name__)
 
-SCATTER_FILE = "scatter.npz"
-#: the grid of real test images shown beside the generated ones
-REAL_GRID = "real_test.png"
-#: the answer of ``zspace question`` for a run, when it was asked
-QUESTION_FILE = "question.json"
+#: the grid of real test images shown beside the generated ones (kept for the report's imports)
+REAL_GRID = REAL_GRID_FILE
 #: version of the files prepare_run writes; a run prepared with another one is prepared again
 ASSETS_LAYOUT = 3  # 3: grid names from zspace.core.names (uniform:2 was generated_uniform2.png)
 #: points per t-SNE map (of z and of the leading PCA components) in a report
@@ -101,12 +99,6 @@ class ReportConfig(Config):
         default_factory=lambda: BatteryConfig().with_tsne_points(REPORT_TSNE_POINTS))
 
 
-def grid_name(sampler: str) -> str:
-    """File name of the generated grid of ``sampler``: ``generated_`` + :func:`~zspace.core.names.safe_stem` +
-    ``.png`` (``normal`` -> ``generated_normal.png``, ``uniform:2`` -> ``generated_uniform_2-fa9ea589.png``)."""
-    return f"generated_{safe_stem(sampler)}.png"
-
-
 def scatter_arrays(results: dict[str, Result], max_points: int, seed: int) -> dict[str, np.ndarray]:
     """Every result's 2-D point sets: ``<name>`` (n, 2) float32 and ``<name>.index`` (n,) int64 rows of the input.
 
@@ -121,9 +113,9 @@ def scatter_arrays(results: dict[str, Result], max_points: int, seed: int) -> di
     return out
 
 
-def _analysis_done(analysis_dir: Path) -> bool:
-    path = analysis_dir / "analysis.json"
-    if not (path.exists() and (analysis_dir / SCATTER_FILE).exists()):
+def _analysis_done(layout: RunLayout) -> bool:
+    path = layout.analysis_summary
+    if not (path.exists() and layout.analysis_scatter.exists()):
         return False
     try:
         return bool(json.loads(path.read_text()).get("complete"))
@@ -135,37 +127,36 @@ def prepare_run(run: Run | str | Path, config: ReportConfig | None = None) -> Ru
     """Compute (or reuse) every file of the module docstring for ``run``."""
     config = config or ReportConfig()
     run = run if isinstance(run, Run) else open_run(run)
-    root = run.root
+    layout = run.layout
     stamp = io.to_jsonable({"layout": ASSETS_LAYOUT, "epoch": run.latest_epoch(), "config": config.to_dict()})
-    stamp_path = root / "assets.json"
+    stamp_path = layout.assets_stamp
     fresh = stamp_path.exists() and json.loads(stamp_path.read_text()) == stamp
     if not fresh:
         if run.latest_epoch() is not None:  # a damaged checkpoint stops here, before old assets are removed
             checkpoint.verify_checkpoint(run.checkpoints_dir, run.latest_epoch())
-        _remove_assets(root, config)
-    z_path = root / "z_test.npz"
+        _remove_assets(layout, config)
+    z_path = layout.z_test
     if not z_path.exists():
         encode(run, split="test", device=config.device, seed=config.seed, n=config.n_encode).save(z_path)
-    analysis_dir = root / "analysis"
-    if not _analysis_done(analysis_dir):
+    if not _analysis_done(layout):
         store = load_zstore(z_path)
         latents = from_arrays(store.z, store.mu, store.logvar, store.labels, source=str(z_path))
-        battery = run_battery(latents, analysis_dir, config.battery, list(config.only) if config.only else None,
+        battery = run_battery(latents, layout.analysis, config.battery, list(config.only) if config.only else None,
                               draw=draw_analysis, seed=config.seed)
-        io.save_npz(analysis_dir / SCATTER_FILE,
+        io.save_npz(layout.analysis_scatter,
                     **scatter_arrays(battery["results"], config.max_scatter_points, config.seed))
-    if not (root / "reconstruction.png").exists():
+    if not layout.reconstruction.exists():
         originals, recos = reconstruct(run, n=config.n_reconstructed, seed=config.seed, device=config.device)
-        save_reconstruction_grid(originals, recos, root / "reconstruction.png")
-    for sampler in (*config.samplers, *answer_samplers(question_answer(root))):
-        path = root / grid_name(sampler)
+        save_reconstruction_grid(originals, recos, layout.reconstruction)
+    for sampler in (*config.samplers, *answer_samplers(question_answer(layout.root))):
+        path = layout.generated_grid(sampler)
         if not path.exists():
             _, images = generate(run, sampler, n=config.n_generated, seed=config.seed, device=config.device)
             save_grid(images, path, ncols=6)
-    if not (root / REAL_GRID).exists():
+    if not layout.real_grid.exists():
         test = run.data_split("test").images
         pixels = np.asarray(test[seeded_subsample(len(test), config.n_generated, config.seed)])  # uint8 0..255
-        save_grid(pixels.astype(np.float32) / 255.0, root / REAL_GRID, ncols=6)
+        save_grid(pixels.astype(np.float32) / 255.0, layout.real_grid, ncols=6)
     if not fresh:
         io.write_json(stamp_path, stamp)
     return run
@@ -173,7 +164,7 @@ def prepare_run(run: Run | str | Path, config: ReportConfig | None = None) -> Ru
 
 def question_answer(root: Path) -> dict[str, Any] | None:
     """``RUN_DIR/question.json`` written by ``zspace question`` (or the demo), when present."""
-    path = root / QUESTION_FILE
+    path = RunLayout(root).question
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -187,12 +178,12 @@ def answer_samplers(answer: dict[str, Any] | None) -> tuple[str, ...]:
     return tuple(s for s in dict.fromkeys(("normal", best)) if s.partition(":")[0] in SAMPLERS)
 
 
-def _remove_assets(root: Path, config: ReportConfig) -> None:
-    for name in ("assets.json", "z_test.npz", "reconstruction.png", REAL_GRID):
-        (root / name).unlink(missing_ok=True)
-    for grid in root.glob("generated_*.png"):
+def _remove_assets(layout: RunLayout, config: ReportConfig) -> None:
+    for path in (layout.assets_stamp, layout.z_test, layout.reconstruction, layout.real_grid):
+        path.unlink(missing_ok=True)
+    for grid in layout.generated_grids():
         grid.unlink(missing_ok=True)
-    shutil.rmtree(root / "analysis", ignore_errors=True)
+    shutil.rmtree(layout.analysis, ignore_errors=True)
 
 
 @dataclasses.dataclass
@@ -209,11 +200,11 @@ class RunAssets:
 
 def load_assets(run: Run, name: str | None = None) -> RunAssets:
     """Read the files :func:`prepare_run` wrote; ``name`` labels the run (default: its directory name)."""
-    analysis_dir = run.root / "analysis"
-    if not _analysis_done(analysis_dir):
+    layout = run.layout
+    if not _analysis_done(layout):
         raise ZspaceError(f"run {run.root} has no finished analysis; prepare it first (zspace report {run.root} does)")
-    with np.load(analysis_dir / SCATTER_FILE, allow_pickle=False) as f:
+    with np.load(layout.analysis_scatter, allow_pickle=False) as f:
         scatters = {k: f[k] for k in f.files}
-    return RunAssets(run=run, name=name or run.root.name or str(run.root), store=load_zstore(run.root / "z_test.npz"),
-                     analysis=json.loads((analysis_dir / "analysis.json").read_text()), scatters=scatters,
+    return RunAssets(run=run, name=name or run.root.name or str(run.root), store=load_zstore(layout.z_test),
+                     analysis=json.loads(layout.analysis_summary.read_text()), scatters=scatters,
                      question=question_answer(run.root))

@@ -21,14 +21,17 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from zspace.analysis.radius import RadiusResult
 from zspace.core import io
 from zspace.core.errors import require
+from zspace.core.layout import RunLayout
 from zspace.models import build_model, summarize
 from zspace.pipeline.run import open_run
 from zspace.report import figures
+from zspace.report.answer import sampler_table
 from zspace.report.assets import REAL_GRID, RunAssets, answer_samplers, grid_name, load_assets
 from zspace.report.html import Page, bidi, dict_table, esc, isolate, png, table
-from zspace.science.question import finding, table_rows
+from zspace.science.question import finding
 
 #: lists longer than this are summarised in tables (count, first, last, min, max)
 _LONG_LIST = 12
@@ -93,15 +96,9 @@ def _cell(value: Any) -> Any:
 
 
 def _radius_series(assets: RunAssets) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The radius analysis's density curve and chi_d's (:meth:`RadiusResult.density_of_json`), None without one."""
     radius = assets.analysis["analyses"].get("radius")
-    if not radius:
-        return None
-    hist = radius["histograms"][0]
-    edges = np.asarray(hist["bin_edges"], dtype=float)
-    n = max(radius["n_points"], 1)
-    width = np.diff(edges)
-    centres = (edges[:-1] + edges[1:]) / 2
-    return centres, np.asarray(hist["counts"]) / n / width, np.asarray(hist["chi_expected_counts"]) / n / width
+    return RadiusResult.density_of_json(radius) if radius else None
 
 
 def _scatter_figure(page: Page, assets: RunAssets, key: str, title: str) -> str:
@@ -225,13 +222,9 @@ def _answer(page: Page, runs: list[RunAssets]) -> None:
     page.add('<div class="cols answer-pictures">' + "".join(pictures) + "</div>")
 
 
-#: where ``zspace factors RUN_DIR`` writes by default, and where the report looks for it
-FACTORS_DIR = "factors"
-
-
 def _factors(run_root: Path) -> dict[str, Any] | None:
     """``RUN_DIR/factors/factors.json`` written by ``zspace factors RUN_DIR``, when present."""
-    path = run_root / FACTORS_DIR / "factors.json"
+    path = RunLayout(run_root).factors_summary
     return json.loads(path.read_text()) if path.exists() else None
 
 
@@ -255,7 +248,7 @@ def _factors_block(run_root: Path, summary: dict[str, Any]) -> str:
         rows.append([name, measures["axes"]["best_direction"][k], measures["axes"]["best_direction_mi"][k],
                      measures["pca"]["best_direction"][k], measures["pca"]["best_direction_mi"][k],
                      measures["linear_r2"][k]])
-    pictures = "".join(_image(run_root / FACTORS_DIR / f, f) for f in summary.get("figures", [])
+    pictures = "".join(_image(RunLayout(run_root).factors / f, f) for f in summary.get("figures", [])
                        if f.startswith(("mi-", "traverse-", "paths-")))
     return ('<div class="cols">'
             + _card("measures", dict_table(_factor_measures(summary))
@@ -266,12 +259,11 @@ def _factors_block(run_root: Path, summary: dict[str, Any]) -> str:
 
 def _question_block(page: Page, answer: dict[str, Any], name: str) -> str:
     """The sampler table of the open question (SPEC 5) for one run, its floor, ceiling, reading and path profiles."""
-    rows = [(*row[:5], "-" if row[5] is None else row[5]) for row in table_rows(answer)]
     dim = answer["intrinsic_dim"]
     facts = {"intrinsic dimension (TwoNN)": dim["twonn"], "intrinsic dimension (MLE)": dim["mle"],
              "active units": answer["active_units"] if answer["active_units"] is not None else "n/a (AE)",
              "void threshold (z units)": answer["void_threshold"]}
-    block = (table(rows, ["sampler", "FD", "x floor", "precision", "recall", "void share"]) + dict_table(facts)
+    block = (sampler_table(answer) + dict_table(facts)
              + f"<p>{esc(answer.get('sentence', ''))}</p>")
     profiles = (answer.get("paths") or {}).get("profiles") or []
     if profiles:
@@ -307,7 +299,7 @@ def _run_section(page: Page, i: int, assets: RunAssets, samplers: Sequence[str])
     grids = "".join(f"<p>{esc(s)}</p>" + _image(run.root / grid_name(s), s) for s in samplers)
     page.add('<div class="cols">'
              + _card("reconstructions (top: unseen test image, below: reconstruction)",
-                     _image(run.root / "reconstruction.png", "reconstructions"))
+                     _image(run.layout.reconstruction, "reconstructions"))
              + _card("generated from random points", grids) + "</div>")
 
     answer = assets.question
@@ -327,7 +319,7 @@ def _run_section(page: Page, i: int, assets: RunAssets, samplers: Sequence[str])
     for key, result in analysis["analyses"].items():
         # a scatter that shows all its static figure does (a t-SNE map) replaces that PNG
         shown = {k for k in _scatter_keys(assets, key) if analysis["scatters"][key][k]["replaces_figure"]}
-        pictures = "".join(_image(run.root / "analysis" / f, f) for f in analysis.get("figures", {}).get(key, [])
+        pictures = "".join(_image(run.layout.analysis / f, f) for f in analysis.get("figures", {}).get(key, [])
                            if Path(f).stem not in shown)
         interactive = "".join(_scatter_figure(page, assets, k, f"{isolate(name)}: {k}")
                               for k in _scatter_keys(assets, key))

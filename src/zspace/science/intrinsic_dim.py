@@ -17,7 +17,7 @@ and pandas for the same two formulas.
 
 Both under-estimate on clouds whose density varies a lot within a
 neighbourhood, and more so the higher the dimension: on 5000 points of a
-20-d standard Gaussian TwoNN gives ~17 and the MLE ~16.5 (tests/question).
+20-d standard Gaussian TwoNN gives ~17 and the MLE ~16.5 (tests/science).
 """
 
 from __future__ import annotations

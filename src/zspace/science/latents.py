@@ -18,7 +18,8 @@ from zspace.core.log import get_logger
 from zspace.pipeline.encode import encode
 from zspace.pipeline.run import Run, open_run
 from zspace.pipeline.zstore import ZStore, load_zstore
-from zspace.science.samplers import Sampler, StaleSampler, make_sampler, resolve_sampler, samplers_dir, saved_name
+from zspace.science.samplers import Sampler, StaleSampler, make_sampler, resolve_sampler, saved_name
+from zspace.science.samplers.base import SAMPLER_FILE
 
 log = get_logger(__name__)
 
@@ -29,7 +30,7 @@ def training_store(run: Run | str | Path, epoch: int | None = None, device: str 
     epoch = run.latest_epoch() if epoch is None else epoch
     if epoch is None:
         raise ZspaceError(f"run {run.root} has no checkpoint yet; train it first")
-    path = run.root / "latents" / f"train-e{epoch}.npz"
+    path = run.layout.latents_file(epoch)
     if path.exists():
         return load_zstore(path)
     log.info("encoding the training split of %s (epoch %s) once; cached in %s", run.root, epoch, path)
@@ -59,7 +60,7 @@ def fit_sampler(run: Run | str | Path, spec: str, *, epoch: int | None = None, s
         info.update(epoch=run.latest_epoch() if epoch is None else epoch, n_points=len(z),
                     source="mu of the training split" if run.model_config.kind == "vae" else "z of the training split")
     if save:
-        sampler.save(samplers_dir(run.root) / saved_name(spec), info=info)
+        sampler.save(run.layout.sampler(saved_name(spec)), info=info)
     return sampler
 
 
@@ -72,7 +73,7 @@ def fitted_sampler(run: Run | str | Path, spec: str, *, epoch: int | None = None
     epoch = run.latest_epoch() if epoch is None else epoch
     if not make_sampler(spec, z_dim).needs_fit:
         return resolve_sampler(run.root, spec, z_dim)
-    meta_path = samplers_dir(run.root) / saved_name(spec) / "sampler.json"
+    meta_path = run.layout.sampler(saved_name(spec)) / SAMPLER_FILE
     if meta_path.exists():
         fitted_epoch = json.loads(meta_path.read_text()).get("info", {}).get("epoch")
         if fitted_epoch == epoch:

@@ -27,6 +27,8 @@ from zspace.core import io
 from zspace.core.errors import require
 from zspace.core.log import get_logger
 from zspace.core.results import json_summary
+from zspace.core.rng import sub_seed
+from zspace.data.imageset import require_images_fit
 from zspace.pipeline import checkpoint
 from zspace.pipeline.run import Run, open_run
 from zspace.science.intrinsic_dim import IntrinsicDimResult, intrinsic_dimension
@@ -210,6 +212,7 @@ def answer_run(run: Run | str | Path, samplers: tuple[str, ...] = DEFAULT_SAMPLE
                feature_config: FeatureNetConfig | None = None, precision: str | None = None) -> RunAnswer:
     """All numbers of ``zspace question`` for one run (samplers are fitted and saved when missing)."""
     run, epoch = check_inputs(run, samplers, epoch)
+    require_images_fit(n, run.model_config.input_shape, "n")  # before the costly reference set is built
     scorer = Scorer(run, data, n_reference=n_reference, seed=seed, epoch=epoch, device=device,
                     feature_config=feature_config, precision=precision)
     store = training_store(run, epoch, device)
@@ -231,7 +234,7 @@ def answer_run(run: Run | str | Path, samplers: tuple[str, ...] = DEFAULT_SAMPLE
     paths = None
     if n_paths > 0:
         # encoded ends come from the void reference itself, so the profile starts and ends at distance 0
-        rng = np.random.default_rng(seed + 2)
+        rng = np.random.default_rng(sub_seed(seed, 2))
         codes = reference.points
         pick = rng.choice(len(codes), size=(2, min(n_paths, len(codes) // 2)), replace=False)
         random_ends = rng.standard_normal((2, pick.shape[1], codes.shape[1])).astype(np.float32)
@@ -249,7 +252,7 @@ def answer_run(run: Run | str | Path, samplers: tuple[str, ...] = DEFAULT_SAMPLE
                        void_threshold=reference.threshold, void_fd_spearman=rho, paths=paths,
                        feature_net=scorer.features.info())
     answer.sentence = reading(answer)
-    io.write_json(run.root / "question.json", answer_json(answer))
+    io.write_json(run.layout.question, answer_json(answer))
     return answer
 
 

@@ -24,10 +24,11 @@ from typing import Any
 import numpy as np
 
 from zspace.core import io
-from zspace.core.device import select_device
 from zspace.core.errors import require
-from zspace.pipeline.generate import decode_points, reconstruct_images
+from zspace.core.rng import sub_seed
+from zspace.data.imageset import require_images_fit
 from zspace.pipeline.run import Run, open_run
+from zspace.pipeline.session import InferenceSession, open_session
 from zspace.science.latents import fitted_sampler
 from zspace.science.quality.features import FeatureExtractor, FeatureNetConfig, feature_extractor
 from zspace.science.quality.frechet import frechet_distance_from_stats, gaussian_stats
@@ -97,7 +98,7 @@ class Scorer:
     """Everything a run's scores share: model, feature net, real reference features, floor and ceiling.
 
     Build once, then call :meth:`score_points` or :meth:`score_sampler` per sampler.
-    The run's model decodes in ``precision`` (default: the run's training precision);
+    The run's model (:attr:`session`, loaded once) decodes in ``precision`` (default: the run's training precision);
     the feature net, the measuring instrument, always computes in float32.
     """
 
@@ -109,13 +110,11 @@ class Scorer:
         self.data = data or train_config.data
         self.epoch = self.run.latest_epoch() if epoch is None else epoch
         self.k, self.seed = k, seed
-        self.device = select_device(device)
-        self.model = self.run.load_model(self.epoch, device=self.device)
-        self.precision = self.run.inference_precision(self.device, precision)
+        self.session: InferenceSession = open_session(self.run, self.epoch, device, precision)
         test = self.run.data_split("test", data=self.data)
-        require(tuple(test.image_shape) == tuple(self.model.config.input_shape),
+        require(tuple(test.image_shape) == self.session.input_shape,
                 f"--data {self.data!r}: images are {test.image_shape} but the run was trained on "
-                f"{tuple(self.model.config.input_shape)}; use the run's data")
+                f"{self.session.input_shape}; use the run's data")
         require(len(test) >= 2 * (k + 1), f"--data {self.data!r}: the test split has only {len(test)} images")
         order = np.random.default_rng(seed).permutation(len(test))
         half = min(n_reference, len(test) // 2)
@@ -128,15 +127,15 @@ class Scorer:
         self.real = self.features(real_images)
         self.real_stats = gaussian_stats(self.real)
         self.real_radii = knn_radii(self.real, k)
-        self.floor = self.score_images(reconstruct_images(self.model, held_images, precision=self.precision), FLOOR)
-        rng = np.random.default_rng(seed + 1)
+        self.floor = self.score_images(self.session.reconstruct(held_images), FLOOR)
+        rng = np.random.default_rng(sub_seed(seed, 1))
         flat = held_images.reshape(len(held_images), -1, held_images.shape[-1])
         shuffled = np.stack([img[rng.permutation(len(img))] for img in flat]).reshape(held_images.shape)
         self.ceiling = self.score_images(shuffled, CEILING)
 
     def decode(self, z: np.ndarray) -> np.ndarray:
         """Images (N, H, W, C) float32 in [0, 1] of latent points z (N, z_dim)."""
-        return decode_points(self.model, np.asarray(z, dtype=np.float32), precision=self.precision)
+        return self.session.decode(np.asarray(z, dtype=np.float32))
 
     def realism(self, images: np.ndarray) -> np.ndarray:
         """(N,) per-image realism against the real reference set (>= 1 inside its manifold)."""
@@ -157,14 +156,17 @@ class Scorer:
         return self.score_images(self.decode(z), name)
 
     def score_sampler(self, sampler: Sampler, name: str, n: int) -> tuple[QualityRow, np.ndarray]:
-        """Draw ``n`` points (seeded), decode, score; returns the row and the points."""
+        """Draw ``n`` points (seeded), decode, score; returns the row and the points.
+
+        Refused before drawing when ``n`` images do not fit in memory."""
+        require_images_fit(n, self.session.input_shape, "n")
         z = sampler.sample(n, np.random.default_rng(self.seed))
         return self.score_points(z, name), z
 
     def result(self, row: QualityRow) -> ScoreResult:
         return ScoreResult(run=str(self.run.root), sampler=row, floor=self.floor, ceiling=self.ceiling,
                            data=self.data, epoch=int(self.epoch), n_reference=self.n_reference, k=self.k,
-                           seed=self.seed, feature_net=self.features.info(), precision=self.precision.name)
+                           seed=self.seed, feature_net=self.features.info(), precision=self.session.precision.name)
 
 
 def score(run: Run | str | Path, sampler: str = "normal", n: int = 10000, data: str | None = None, *,
@@ -173,13 +175,15 @@ def score(run: Run | str | Path, sampler: str = "normal", n: int = 10000, data: 
           precision: str | None = None) -> ScoreResult:
     """Score ``sampler`` of a run (fitted ones are fitted and saved first) and store ``RUN_DIR/scores/<name>.json``."""
     require(n > k, f"--n {n} must be larger than k={k}")
+    run = run if isinstance(run, Run) else open_run(run)
+    require_images_fit(n, run.model_config.input_shape, "n")  # before the costly reference set is built
     scorer = Scorer(run, data, n_reference=n_reference, k=k, seed=seed, epoch=epoch, device=device,
                     feature_config=feature_config, precision=precision)
     chosen = fitted_sampler(scorer.run, sampler, epoch=scorer.epoch, seed=seed, device=device)
     row, _ = scorer.score_sampler(chosen, sampler, n)
     result = scorer.result(row)
     if save:
-        io.write_json(scorer.run.root / "scores" / f"{saved_name(sampler)}.json", result)
+        io.write_json(scorer.run.layout.score_file(saved_name(sampler)), result)
     return result
 
 

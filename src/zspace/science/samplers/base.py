@@ -34,8 +34,13 @@ from safetensors.numpy import load_file, save_file
 from zspace.core import io
 from zspace.core.checksums import digest_files, verify_files
 from zspace.core.errors import ZspaceError, require
+from zspace.core.registry import Registry
+from zspace.core.layout import RunLayout
 
+#: the learned arrays of a saved sampler (safetensors)
 STATE_FILE = "state.safetensors"
+#: a saved sampler's name, z_dim, params, info and content hashes
+SAMPLER_FILE = "sampler.json"
 
 
 class StaleSampler(ZspaceError):
@@ -112,7 +117,7 @@ class Sampler:
         with io.atomic_dir(directory) as tmp:
             if arrays:
                 save_file({k: np.ascontiguousarray(v) for k, v in arrays.items()}, str(tmp / STATE_FILE))
-            io.write_json(tmp / "sampler.json", {
+            io.write_json(tmp / SAMPLER_FILE, {
                 "name": self.name, "z_dim": self.z_dim, "params": self.params(), "learned": sorted(arrays),
                 "files": digest_files(tmp, [STATE_FILE] if arrays else []), "info": info or {}})
         return directory
@@ -120,13 +125,12 @@ class Sampler:
 
 #: sampler name -> class (its optional ``:ARG`` is the first constructor argument after z_dim);
 #: filled by :func:`register`, in the order the modules of this package are imported
-SAMPLERS: dict[str, type[Sampler]] = {}
+SAMPLERS: Registry[type[Sampler]] = Registry("sampler")
 
 
 def register(cls: type[Sampler]) -> type[Sampler]:
-    """Add a sampler class to :data:`SAMPLERS` (usable as a decorator)."""
-    SAMPLERS[cls.name] = cls
-    return cls
+    """Add a sampler class to :data:`SAMPLERS` under its ``name`` (a decorator; a name taken twice is an error)."""
+    return SAMPLERS.add(cls.name, cls)
 
 
 def make_sampler(spec: str, z_dim: int) -> Sampler:
@@ -153,7 +157,7 @@ def load_sampler(directory: str | Path) -> Sampler:
     """Read a sampler saved by :meth:`Sampler.save` (its learned arrays included)."""
     directory = Path(directory)
     io.restore_replaced_dir(directory)  # a sampler that a killed refit left aside
-    path = directory / "sampler.json"
+    path = directory / SAMPLER_FILE
     if not path.exists():
         raise ZspaceError(f"{directory} holds no saved sampler (no sampler.json)")
     try:
@@ -192,13 +196,14 @@ def saved_name(spec: str) -> str:
 
 
 def samplers_dir(run_root: str | Path) -> Path:
-    return Path(run_root) / "samplers"
+    """``RUN_DIR/samplers/`` (:attr:`zspace.core.layout.RunLayout.samplers`)."""
+    return RunLayout(Path(run_root)).samplers
 
 
 def saved_samplers(run_root: str | Path) -> list[str]:
     """Names of the samplers saved in a run directory."""
     root = samplers_dir(run_root)
-    return sorted(p.name for p in root.iterdir() if (p / "sampler.json").exists()) if root.is_dir() else []
+    return sorted(p.name for p in root.iterdir() if (p / SAMPLER_FILE).exists()) if root.is_dir() else []
 
 
 def resolve_sampler(run_root: str | Path, spec: str, z_dim: int) -> Sampler:
@@ -207,8 +212,8 @@ def resolve_sampler(run_root: str | Path, spec: str, z_dim: int) -> Sampler:
     A spec that names a sampler which must be fitted but was not saved in the
     run is an error that says how to fit it.
     """
-    directory = samplers_dir(run_root) / saved_name(spec)
-    if (directory / "sampler.json").exists():
+    directory = RunLayout(Path(run_root)).sampler(saved_name(spec))
+    if (directory / SAMPLER_FILE).exists():
         sampler = load_sampler(directory)
         if sampler.z_dim != z_dim:
             raise ZspaceError(f"{directory}: sampler has z_dim {sampler.z_dim} but the model has {z_dim}; "
@@ -227,4 +232,4 @@ def resolve_sampler(run_root: str | Path, spec: str, z_dim: int) -> Sampler:
 
 def sampler_names() -> list[str]:
     """Every registered sampler name, in registration order."""
-    return list(SAMPLERS)
+    return SAMPLERS.names()

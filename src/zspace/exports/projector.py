@@ -9,14 +9,18 @@ deterministic code (:attr:`ZStore.codes <zspace.pipeline.zstore.ZStore.codes>`:
 a VAE's ``mu``, an AE's ``z``); a plain array gives its rows as they are.
 
 For a run, the chosen images of ``split`` are encoded with the checkpoint of
-``epoch`` (:func:`zspace.pipeline.encode.encode_images`; only those rows, so
-a large split costs only the points shown), and they also become the sprite
-thumbnails. A Z file holds no images, so it gives no sprite.
+``epoch`` (an :class:`~zspace.pipeline.session.InferenceSession`; only those
+rows, so a large split costs only the points shown), and they also become
+the sprite thumbnails. A Z file holds no images, so it gives no sprite.
 
 Metadata columns: ``index`` (the row's position in its split or file),
 ``label`` (the class name where ``class_names`` are known, else the integer)
 and one column per known generating factor. The files are written by
-:func:`zspace.pipeline.tensorboard.write_projector_layout`.
+:func:`zspace.exports.projector_layout.write_projector_layout`.
+
+Which kind of input a source is, is :func:`zspace.core.inputkind.kind_of`'s
+rule; which vectors a store's rows give, :attr:`ZStore.codes`'s: every source
+becomes the :class:`~zspace.pipeline.zstore.ZStore` of its chosen rows first.
 """
 
 from __future__ import annotations
@@ -28,13 +32,13 @@ from typing import Any, Sequence
 import numpy as np
 
 from zspace.analysis.inputs import load_latents
-from zspace.core.device import select_device
 from zspace.core.errors import ZspaceError
+from zspace.core.inputkind import InputKind, kind_of
 from zspace.core.rows import float32_block, seeded_subsample
-from zspace.pipeline.encode import encode_images
-from zspace.pipeline.run import config_path, open_run
-from zspace.pipeline.tensorboard import require_tensorboard, write_projector_layout
-from zspace.pipeline.zstore import load_zstore
+from zspace.exports.projector_layout import write_projector_layout
+from zspace.pipeline.session import open_session
+from zspace.pipeline.tensorboard import require_tensorboard
+from zspace.pipeline.zstore import ZStore, load_zstore
 
 #: default cap on the points written (the Projector's t-SNE and UMAP slow down far beyond it)
 MAX_POINTS = 10000
@@ -102,53 +106,60 @@ def projector_points(source: str | Path, *, max_points: int = MAX_POINTS, seed: 
     if max_points < 1:
         raise ZspaceError(f"--max-points {max_points} must be >= 1")
     path = Path(source)
+    kind = kind_of(path)  # the one rule of what a path is; brings back a Z directory a killed encode left aside
     if not path.exists():
         raise ZspaceError(f"{path} does not exist; give a run directory (zspace train --out), a Z file or Z directory "
                           "(zspace encode --out) or an .npy array of z")
-    if path.is_dir() and config_path(path).exists():
+    if kind is InputKind.RUN:
         return _run_points(path, max_points, seed, split, epoch, sprite, device, precision, batch_size)
-    if path.suffix.lower() == ".npz" or (path.is_dir() and (path / "meta.json").exists()):
+    if kind in (InputKind.Z_FILE, InputKind.Z_DIR):
         store = load_zstore(path)
         require_tensorboard(_WHAT)
         rows = seeded_subsample(len(store.z), max_points, seed)
-        return ProjectorPoints(
-            vectors=float32_block(store.codes, rows), name="mu" if store.mu is not None else "z", rows=rows,
-            columns=metadata_columns(np.asarray(store.index[rows]),
-                                     None if store.labels is None else np.asarray(store.labels[rows]),
-                                     store.meta.get("class_names"),
-                                     None if store.factors is None else np.asarray(store.factors[rows]),
-                                     store.factor_names),
-            source=str(path))
+        chosen = ZStore(z=store.z[rows], mu=None if store.mu is None else store.mu[rows],
+                        index=np.asarray(store.index[rows]),
+                        labels=None if store.labels is None else np.asarray(store.labels[rows]),
+                        factors=None if store.factors is None else np.asarray(store.factors[rows]),
+                        factor_names=store.factor_names)
+        return _points(chosen, rows, store.meta.get("class_names"), None, str(path))
     latents = load_latents(path)
     require_tensorboard(_WHAT)
     rows = seeded_subsample(latents.n_points, max_points, seed)
-    codes = latents.mu if latents.mu is not None else latents.z
-    return ProjectorPoints(vectors=float32_block(codes, rows), name="mu" if latents.mu is not None else "z",
-                           rows=rows, columns=metadata_columns(rows, None if latents.labels is None
-                                                               else latents.labels[rows]),
-                           source=latents.source)
+    chosen = ZStore(z=latents.z[rows], mu=None if latents.mu is None else latents.mu[rows], index=rows,
+                    labels=None if latents.labels is None else latents.labels[rows])
+    return _points(chosen, rows, None, None, latents.source)
+
+
+def _points(chosen: ZStore, rows: np.ndarray, class_names: Sequence[str] | None, images: np.ndarray | None,
+            source: str) -> ProjectorPoints:
+    """The Projector's points of the chosen rows ``chosen`` of a source (``rows``: their positions in it).
+
+    The vectors are :attr:`ZStore.codes <zspace.pipeline.zstore.ZStore.codes>` (a VAE's mu, an AE's z), named
+    after the array they are.
+    """
+    codes = chosen.codes
+    return ProjectorPoints(
+        vectors=float32_block(codes, slice(None)), name="z" if codes is chosen.z else "mu", rows=rows,
+        columns=metadata_columns(chosen.index, chosen.labels, class_names, chosen.factors, chosen.factor_names),
+        images=images, source=source)
 
 
 def _run_points(root: Path, max_points: int, seed: int, split: str, epoch: int | None, sprite: bool, device: str,
                 precision: str | None, batch_size: int) -> ProjectorPoints:
-    run = open_run(root)
-    dev = select_device(device)
-    model = run.load_model(epoch, device=dev)  # checks the checkpoint before anything is encoded
-    chosen = run.inference_precision(dev, precision)
+    session = open_session(root, epoch, device, precision)  # checks the checkpoint before anything is encoded
+    run = session.run
     data = run.data_split(split)
     if len(data.images) == 0:
         raise ZspaceError(f"the {split} split of {run.train_config.data} holds no images; choose another --split")
     require_tensorboard(_WHAT)
     rows = seeded_subsample(len(data.images), max_points, seed)
     images = np.asarray(data.images[rows])
-    arrays = encode_images(model, images, batch_size, dev, seed, desc="encoding for the projector",
-                           precision=chosen)
+    arrays = session.encode(images, batch_size, seed, desc="encoding for the projector")
     class_names = data.class_names or run.config.get("data", {}).get("class_names")
-    return ProjectorPoints(
-        vectors=arrays.get("mu", arrays["z"]), name="mu" if "mu" in arrays else "z", rows=rows,
-        columns=metadata_columns(rows, None if data.labels is None else data.labels[rows], class_names,
-                                 None if data.factors is None else data.factors[rows], data.factor_names),
-        images=images if sprite else None, source=f"{root} ({split} split)")
+    chosen = ZStore(z=arrays["z"], mu=arrays.get("mu"), index=rows,
+                    labels=None if data.labels is None else data.labels[rows],
+                    factors=None if data.factors is None else data.factors[rows], factor_names=data.factor_names)
+    return _points(chosen, rows, class_names, images if sprite else None, f"{root} ({split} split)")
 
 
 def write_projector(points: ProjectorPoints, out: str | Path) -> list[str]:

@@ -28,10 +28,10 @@ def test_each_traversal_group_gets_its_own_grid_with_its_own_pixels(tmp_path):
 def test_zspace_factors_draws_one_grid_per_factor_when_factor_names_collide(tmp_path):
     # the measures and traversal plan of a Z file whose factors have the colliding names; the decoded images,
     # which only a run's decoder makes, are stand-ins: factor k's grid is flat grey level 20 * (k + 1)
-    from zspace.commands.factors import _draw
-    from zspace.pipeline.zstore import ZStore
     from zspace.analysis.factors import FactorConfig
-    from zspace.science.factors import FactorsConfig, factors
+    from zspace.factors import FactorsConfig, factors
+    from zspace.pipeline.zstore import ZStore
+    from zspace.plots.factor_figures import save_factor_figures
 
     rng = np.random.default_rng(7)
     z = rng.normal(size=(400, 3)).astype(np.float32)
@@ -46,7 +46,7 @@ def test_zspace_factors_draws_one_grid_per_factor_when_factor_names_collide(tmp_
     outcome.images["direction"] = np.broadcast_to((levels / 255.0).astype(np.float32)[:, None, None, None, None, None],
                                                   (len(names), 2, 3, 4, 4, 1))
     out = tmp_path / "factors"
-    figures = _draw(outcome, out)
+    figures = save_factor_figures(outcome, out)
     directions = [f for f in figures if f.startswith("direction-")]
     assert directions == [f"direction-{stem}.png" for stem in unique_stems(names)]
     assert sorted(p.name for p in out.glob("direction-*.png")) == sorted(directions)  # none overwrote another

@@ -21,9 +21,9 @@ from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig  
 from file_faults import snapshot  # noqa: E402
 from zspace.cli import main  # noqa: E402
 from zspace.core.rows import seeded_subsample  # noqa: E402
+from zspace.exports.projector_layout import metadata_tsv, sprite_image  # noqa: E402
 from zspace.pipeline.encode import encode  # noqa: E402
 from zspace.pipeline.run import open_run  # noqa: E402
-from zspace.pipeline.tensorboard import metadata_tsv, sprite_image  # noqa: E402
 
 N, SEED = 50, 7
 
@@ -96,6 +96,24 @@ def test_a_z_file_gives_the_same_rows_without_a_sprite(encoded_test_split, tmp_p
     header, meta = read_metadata(out)
     assert header[:2] == ["index", "label"] and [int(r[0]) for r in meta] == rows.tolist()
     assert [r[1] for r in meta] == [encoded_test_split.meta["class_names"][int(v)] for v in encoded_test_split.labels[rows]]
+
+
+def test_a_z_directory_gives_the_points_of_its_z_file_and_a_store_without_mu_gives_z(encoded_test_split, tmp_path):
+    from zspace.exports.projector import projector_points
+    from zspace.pipeline.zstore import ZStore
+
+    encoded_test_split.save(tmp_path / "z.npz")
+    encoded_test_split.save(tmp_path / "zdir")
+    from_file, from_dir = (projector_points(tmp_path / name, max_points=N, seed=SEED) for name in ("z.npz", "zdir"))
+    rows = seeded_subsample(len(encoded_test_split.z), N, SEED)
+    for points in (from_file, from_dir):
+        assert points.name == "mu" and np.array_equal(points.vectors, encoded_test_split.mu[rows])
+        assert points.columns == from_file.columns and points.columns["index"] == rows.tolist()
+    ae = ZStore(z=np.asarray(encoded_test_split.z), index=np.asarray(encoded_test_split.index))  # an AE's store
+    ae.save(tmp_path / "ae")
+    points = projector_points(tmp_path / "ae", max_points=N, seed=SEED)
+    assert points.name == "z" and np.array_equal(points.vectors, encoded_test_split.z[rows])
+    assert points.vectors.dtype == np.float32 and list(points.columns) == ["index"]
 
 
 def test_a_plain_npy_array_and_no_sprite_option(board_run, encoded_test_split, tmp_path):

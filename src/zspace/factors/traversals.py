@@ -1,10 +1,4 @@
-"""Which axes encode which factors, and what moving along them looks like when decoded.
-
-The measures (mutual information, MIG, DCI, SAP, linear directions) are
-:func:`zspace.analysis.factors.factor_analysis`: arrays in, numbers out. This
-module adds what needs a run: the codes and known factors of an input (a run
-directory, whose encoded training split is cached, or a Z file with
-``factors`` and/or ``labels``), and the latent points of the decoded pictures:
+"""The latent points of the pictures of ``zspace factors``, and the void profiles of its interpolations.
 
 * axis traversals: for the most informative axes, a fixed set of encoded
   points with that axis swept over its empirical 1st..99th percentile;
@@ -17,108 +11,22 @@ directory, whose encoded training split is cached, or a Z file with
   with its void profile: the distance of every point of the path to the
   nearest code, in units of the typical nearest-neighbour spacing.
 
-Everything here returns arrays; the command draws them (:mod:`zspace.plots`).
+Arrays in, arrays out: decoding them is :func:`zspace.factors.factors`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 
-from zspace.analysis.factors import FactorConfig, FactorResult, factor_analysis
-from zspace.core.config import Config
-from zspace.core.errors import ZspaceError, require
+from zspace.analysis.factors import FactorResult
 from zspace.core.neighbours import knn, nearest_distances
 from zspace.core.results import Result, array_field
+from zspace.core.rng import sub_seed
 from zspace.core.rows import seeded_subsample
-from zspace.pipeline.run import Run, config_path, open_run
-from zspace.pipeline.zstore import ZStore, load_zstore
-from zspace.science.latents import training_store
-
-
-@dataclasses.dataclass
-class FactorsConfig(Config):
-    """Settings of :func:`factors` (the measures' own settings are ``analysis``).
-
-    Parameters
-    ----------
-    n_axes : int, default 6
-        Most informative axes traversed (by their largest normalised MI with any factor).
-    n_points : int, default 6
-        Encoded points per traversal (rows of a grid).
-    n_steps : int, default 9
-        Steps per traversal or path (columns of a grid).
-    n_pairs : int, default 4
-        Pairs of encoded points interpolated.
-    graph_points : int, default 4000
-        Codes in the k-nearest-neighbour graph of the data paths (a seeded subsample).
-    neighbours : int, default 10
-        k of that graph.
-    """
-
-    analysis: FactorConfig = dataclasses.field(default_factory=FactorConfig)
-    n_axes: int = 6
-    n_points: int = 6
-    n_steps: int = 9
-    n_pairs: int = 4
-    graph_points: int = 4000
-    neighbours: int = 10
-
-    def validate(self) -> None:
-        for name in ("n_axes", "n_points", "n_steps", "n_pairs", "neighbours"):
-            require(getattr(self, name) >= 1, f"factors: {name} {getattr(self, name)} must be >= 1")
-        require(self.n_steps >= 2, f"factors: n_steps {self.n_steps} must be >= 2")
-        require(self.graph_points > self.neighbours, "factors: graph_points must exceed neighbours")
-
-
-@dataclasses.dataclass
-class FactorInput:
-    """Codes and known factors of one input (row-aligned)."""
-
-    codes: np.ndarray            # (N, d) float32: a VAE's mu, an AE's z
-    factors: np.ndarray          # (N, K) float64
-    factor_names: list[str]
-    source: str
-    run: Run | None = None
-
-
-def factor_input(source: str | Path, epoch: int | None = None, device: str = "auto") -> FactorInput:
-    """The codes and factors of a run directory (its encoded training split, cached) or of a Z file.
-
-    Known factors are the Z file's ``factors`` columns plus its ``labels`` as one
-    discrete factor named ``class`` (unless a factor column already equals them,
-    as the shapes set's ``kind`` does). A clear error when there is none.
-    """
-    path = Path(source)
-    run = None
-    if path.is_dir() and not (path / "z.npy").exists():  # a run directory; a Z directory holds z.npy
-        if not config_path(path).exists():
-            raise ZspaceError(f"{path} is a folder but neither a zspace run (no config.json) nor a Z directory "
-                              "(no z.npy); give a run directory, or a Z file or directory written by zspace encode")
-        run = open_run(path)
-        store = training_store(run, epoch, device)
-    else:
-        store = load_zstore(path)
-    return _from_store(store, str(path), run)
-
-
-def _from_store(store: ZStore, source: str, run: Run | None) -> FactorInput:
-    columns, names = [], []
-    if store.factors is not None and store.factors.size:
-        columns.append(np.asarray(store.factors, dtype=np.float64).reshape(len(store.codes), -1))
-        names += list(store.factor_names) or [f"factor_{i}" for i in range(columns[0].shape[1])]
-    labels_known = bool(columns) and any(np.array_equal(col, store.labels) for col in columns[0].T) \
-        if store.labels is not None else False
-    if store.labels is not None and len(np.unique(store.labels)) > 1 and not labels_known:
-        columns.append(np.asarray(store.labels, dtype=np.float64).reshape(-1, 1))
-        names.append("class")
-    if not columns:
-        raise ZspaceError(f"{source} knows no factors (no 'factors' or 'labels'); encode a data set that has them "
-                          f"(shapes, a labelled folder, CelebA with list_attr_celeba.txt, an IDX set)")
-    return FactorInput(codes=np.asarray(store.codes, dtype=np.float32), factors=np.hstack(columns),
-                       factor_names=names, source=source, run=run)
+from zspace.factors.config import FactorsConfig
+from zspace.factors.input import FactorInput
 
 
 @dataclasses.dataclass
@@ -244,7 +152,7 @@ def interpolation_paths(codes: np.ndarray, n_pairs: int, n_steps: int, graph_poi
     graph = csr_matrix((dist.ravel().astype(np.float64) + 1e-12, (np.repeat(np.arange(m), k), idx.ravel())),
                        shape=(m, m))
     graph = graph.maximum(graph.T)  # undirected
-    rng = np.random.default_rng(seed + 3)
+    rng = np.random.default_rng(sub_seed(seed, 3))
     ends = rng.choice(m, size=(n_pairs, 2), replace=m < 2 * n_pairs)
     t = np.linspace(0.0, 1.0, n_steps)
     straight = (graph_codes[ends[:, 0], None, :] * (1 - t)[None, :, None]
@@ -311,54 +219,5 @@ def plan_traversals(data: FactorInput, result: FactorResult, config: FactorsConf
                          attribute_points=attribute_points, paths=paths)
 
 
-@dataclasses.dataclass
-class FactorsOutcome:
-    """What :func:`factors` computed: the measures, the traversal plan and (for a run) the decoded images."""
-
-    data: FactorInput
-    result: FactorResult
-    plan: TraversalPlan
-    images: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        return {"source": self.data.source, "n_points": int(len(self.data.codes)),
-                "factor_names": list(self.result.factor_names), "known_factors": self.data.factor_names,
-                "measures": self.result.to_json(),
-                "traversals": self.plan.to_json()}
-
-
-def factors(source: str | Path, config: FactorsConfig | None = None, *, seed: int = 0, epoch: int | None = None,
-            device: str = "auto", decode: bool = True) -> FactorsOutcome:
-    """Measure how the codes of ``source`` encode its known factors, and decode the traversals (runs only).
-
-    ``images`` maps "axis", "direction", "attribute" to float32 arrays
-    (groups, points, steps, H, W, C) and "path_straight", "path_data" to
-    (pairs, steps, H, W, C), all in [0, 1].
-    """
-    from zspace.pipeline.generate import decode_points
-
-    config = config or FactorsConfig()
-    data = factor_input(source, epoch, device)
-    result = factor_analysis(data.codes, data.factors, data.factor_names, config.analysis, seed=seed)
-    plan = plan_traversals(data, result, config, seed)
-    outcome = FactorsOutcome(data=data, result=result, plan=plan)
-    if decode and data.run is not None:
-        from zspace.core.device import select_device
-
-        dev = select_device(device)
-        model = data.run.load_model(epoch, device=dev)
-        precision = data.run.inference_precision(dev)
-        groups = {"axis": plan.axis_points, "direction": plan.direction_points, "attribute": plan.attribute_points,
-                  "path_straight": plan.paths["straight"], "path_data": plan.paths["data"]}
-        for name, points in groups.items():
-            if points.size == 0:
-                continue
-            flat = points.reshape(-1, points.shape[-1])
-            decoded = decode_points(model, flat, desc=f"decoding {name}", precision=precision)
-            outcome.images[name] = decoded.reshape(*points.shape[:-1], *decoded.shape[1:])
-    return outcome
-
-
-__all__ = ["FactorsConfig", "FactorInput", "TraversalPlan", "PathProfileSummary", "FactorsOutcome", "factor_input",
-           "factors", "plan_traversals", "most_informative_axes", "axis_traversals", "direction_traversals",
-           "attribute_vectors", "interpolation_paths", "path_void_profiles"]
+__all__ = ["TraversalPlan", "PathProfileSummary", "plan_traversals", "most_informative_axes", "axis_traversals",
+           "direction_traversals", "attribute_vectors", "interpolation_paths", "path_void_profiles"]

@@ -1,4 +1,5 @@
-"""Runs shared by the TensorBoard tests: a tiny VAE trained with --tensorboard, and one trained without it.
+"""Runs shared by the TensorBoard tests (tests/pipeline/test_training_board.py, tests/exports/test_projector.py):
+a tiny VAE trained with --tensorboard, and one trained without it. tests/conftest.py registers the fixtures.
 
 Nothing here imports TensorBoard: the test modules skip themselves first when it is not installed.
 """
