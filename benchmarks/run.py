@@ -105,6 +105,13 @@ SECTIONS: dict[str, tuple[str, str, list[str], list[str]]] = {
         "of 28x28) in under 5 s on 2 cores, since it is generated on every load.",
         ["bench_data.py", "--repeats", "3"],
         ["bench_data.py", "--repeats", "1", "--baseline-n", "200"]),
+    "demo": (
+        "The demo, stage by stage: make demo and zspace demo --quick before and after (bench_demo.py, issue 27)",
+        "Baseline in the same run: the demo of commit 996d1ea (before issue 27), measured first on the same machine "
+        "by the same script, one demo at a time. Target on the 2-core machine of the issue: the full demo in at "
+        "most 5 minutes (it took 761 s there), the quick one in at most 2, both with a clear answer.",
+        ["bench_demo.py", "--baseline-commit", "996d1ea", "--out", "{tmp}/full"],
+        ["bench_demo.py", "--baseline-commit", "996d1ea", "--out", "{tmp}/quick", "--quick"]),
     "zverify": (
         "Checking a Z file's bytes on read: CRC-32 of 3M x 256 against one pass (bench_zverify.py, issue 25)",
         "Baseline in the same run: one plain sequential pass over the memory map of z (column means in row blocks). "

@@ -231,7 +231,8 @@ def test_celeba_like_binary_attributes():
     logits = z @ proj + 0.5 * rng.standard_normal((n, k))
     attrs = np.where(logits > np.quantile(logits, 1 - rng.uniform(0.05, 0.5, k), axis=0).diagonal(), 1, -1)
     names = [f"attr{i}" for i in range(k)]
-    r = factor_analysis(z, attrs.astype(np.float32), names, seed=0)
+    # 30 boosting rounds instead of 100: the same importance ranking here, a third of the time
+    r = factor_analysis(z, attrs.astype(np.float32), names, FactorConfig(gbt_iterations=30), seed=0)
     assert r.discrete == [True] * k and r.n_values == [2] * k
     assert r.axes.mi.shape == (d, k) and r.axes.importance.shape == (d, k) and r.linear_direction.shape == (k, d)
     assert list(r.axes.best_direction[:10]) == list(range(10))

@@ -1,6 +1,7 @@
 """The demo end to end on a tiny configuration: every stage, its outputs, and reuse on a second run."""
 
 import json
+import time
 
 import pytest
 
@@ -19,7 +20,9 @@ def tiny_demo(**overrides) -> DemoConfig:
 
 
 def test_demo_runs_every_stage_and_reuses_them(tmp_path):
+    start = time.perf_counter()
     summary = run_demo(tmp_path, tiny_demo())
+    wall = time.perf_counter() - start
     assert set(summary["models"]) == {"ae", "tiny"}
     assert summary["models"]["ae"]["active_units"] is None  # an AE has no mu/logvar
     assert 0 <= summary["models"]["tiny"]["active_units"] <= 4
@@ -41,6 +44,18 @@ def test_demo_runs_every_stage_and_reuses_them(tmp_path):
     table = format_summary(summary)
     assert "ae" in table and "tiny" in table and "answer: FD / reconstruction floor" in table
 
+    # where the time went: every stage of every model, and the leaves add up to the total, which is the wall time
+    seconds = saved["seconds"]
+    for name in ("ae", "tiny"):
+        stages = seconds["models"][name]
+        assert {"train", "encode", "question", "report assets", "analysis: radius", "analysis: tsne",
+                "other"} <= set(stages)
+        assert sum(v for k, v in stages.items() if k != "total") == pytest.approx(stages["total"], abs=0.1 * len(stages))
+    leaves = sum(m["total"] for m in seconds["models"].values()) + seconds["report"] + seconds["other"]
+    assert leaves == pytest.approx(seconds["total"], abs=0.3)
+    assert seconds["total"] == pytest.approx(wall, rel=0.02, abs=0.5)
+    assert "where the time went (s):" in table and f"total {seconds['total']:.1f}" in table
+
     finished = [p for p in tmp_path.rglob("*") if p.is_file() and p.suffix in (".safetensors", ".npz", ".png")
                 or p.name == "question.json"]
     stamps = {p: p.stat().st_mtime_ns for p in finished}
@@ -58,3 +73,26 @@ def test_default_data_prefers_installed_fashion_mnist(monkeypatch):
     assert demo.default_data() == "fashion-mnist"
     monkeypatch.setattr(demo, "is_available", lambda name: False)
     assert demo.default_data() == "shapes"
+
+
+def test_the_demo_settings_reach_the_battery_and_analyze_keeps_the_seeds_sizes():
+    from zspace.analysis import BatteryConfig
+
+    config = DemoConfig(tsne_n=1500, tsne_iterations=750, inertia_k_values=(2, 8, 14), inertia_n_init=1)
+    battery = config.report_config().battery
+    assert battery.tsne.sample_size == 1500 and battery.pca.tsne_sample_size == 1500
+    assert {v.n_iter for v in battery.tsne.variants} == {750}
+    assert battery.inertia.k_values == (2, 8, 14) and battery.inertia.n_init == 1
+    assert battery.pca.tsne_components == config.pca_tsne_components
+    seeds = BatteryConfig()  # what zspace analyze uses
+    assert seeds.inertia.k_values == tuple(range(2, 81, 2)) and seeds.pca.tsne_components == (2, 4, 10)
+    assert {v.n_iter for v in seeds.tsne.variants} == {1000}
+
+
+def test_a_mistyped_question_sampler_fails_before_any_training(tmp_path):
+    from zspace.core.errors import ZspaceError
+
+    with pytest.raises(ZspaceError, match="unknown sampler 'gmmm'"):
+        run_demo(tmp_path, tiny_demo(question_samplers=("normal", "gmmm:10")))
+    assert not any(tmp_path.iterdir())  # nothing trained, nothing written
+

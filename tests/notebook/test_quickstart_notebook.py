@@ -101,4 +101,7 @@ def test_the_answer_table_names_every_sampler_with_its_numbers(executed):
         row = re.search(rf"<tr><td>{re.escape(sampler)}</td>(.*?)</tr>", html)
         assert row, f"no row for {sampler}"
         assert re.search(r"<td>\d+(\.\d+)?(e[-+]\d+)?</td>", row.group(1)), row.group(0)
-    assert "closest to the reconstruction floor" in html
+    # the notebook's AE (2 epochs on 512 images) either names its closest sampler or says it is too weak to
+    # tell them apart, never both
+    named, weak = "closest to the reconstruction floor" in html, "too weak to tell the samplers apart" in html
+    assert named != weak, html[-600:]

@@ -5,7 +5,7 @@ What is compared, and why the tolerance:
 * a 2-process run matches a 1-process run with the same global batch within rtol 1e-5 per epoch loss: the
   gradient all-reduce adds the two processes' partial gradients in another order than one process sums
   the whole batch; float32 rounding of that (~1e-7 relative per step) is all that differs for an AE, and
-  3 epochs of 6 steps amplify it to ~1e-8..1e-6 measured;
+  2-3 epochs of 6 steps amplify it to ~1e-8..1e-6 measured;
 * a Z file encoded by 2 processes equals the 1-process file row by row (index exact, values within 1e-5);
 * only rank 0 writes in the run directory: the shared 2-process run is watched by a test-only audit hook
   (``sys.addaudithook`` in a ``sitecustomize.py`` put on the processes' PYTHONPATH) that logs, per process and
@@ -183,13 +183,15 @@ def test_two_processes_killed_and_resumed_end_bit_identical(two_process_vae, tmp
     assert _losses(run) == _losses(two_process_vae)
 
 
-@pytest.mark.parametrize("batch_size", ["64", "45"])  # 45: parts of 23 and 22, a last batch of 31 (16 + 15)
-def test_two_processes_follow_the_one_process_loss_curve(tmp_path, batch_size):
+def test_two_processes_follow_the_one_process_loss_curve(tmp_path):
+    # batch 45, the harder split: parts of 23 and 22, a last batch of 31 (16 + 15); an even split (64) is the
+    # two_process_vae fixture's, compared bit for bit after a kill below
+    batch_size = "45"
     one, two = tmp_path / "one", tmp_path / "two"
-    _ok(zspace("train", "--out", one, "--model", "ae", "--epochs", "3", "--batch-size", batch_size, *TRAIN))
-    _ok(torchrun(2, "train", "--out", two, "--model", "ae", "--epochs", "3", "--batch-size", batch_size, *TRAIN))
+    _ok(zspace("train", "--out", one, "--model", "ae", "--epochs", "2", "--batch-size", batch_size, *TRAIN))
+    _ok(torchrun(2, "train", "--out", two, "--model", "ae", "--epochs", "2", "--batch-size", batch_size, *TRAIN))
     assert np.allclose(_losses(two), _losses(one), rtol=1e-5, atol=0)
-    assert len(io.read_jsonl(two / "metrics.jsonl")) == 3  # one writer: one line per epoch
+    assert len(io.read_jsonl(two / "metrics.jsonl")) == 2  # one writer: one line per epoch
 
 
 def test_resume_across_a_change_of_process_count(two_process_vae, tmp_path):

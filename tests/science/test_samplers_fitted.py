@@ -140,3 +140,15 @@ def test_a_sampler_fitted_to_another_epoch_is_refitted(ae_run):
     sampler = fitted_sampler(ae_run, "full-gauss", epoch=2, device="cpu")
     assert _json.loads(meta.read_text())["info"]["epoch"] == 2
     np.testing.assert_allclose(sampler.mean_, training_latents(ae_run, epoch=2, device="cpu").mean(0), atol=1e-5)
+
+
+def test_samplers_are_fitted_to_the_images_the_model_was_trained_on(ae_run):
+    # the run saw n_train = 512 images of a larger training split; those 512, encoded, are what samplers fit
+    from zspace.pipeline.encode import encode
+
+    run = open_run(ae_run)
+    assert run.train_config.n_train == 512 and len(run.data_split("train").images) > 512
+    z_train = training_latents(run, device="cpu")
+    trained_on = encode(run, split="train", n=512, device="cpu").codes
+    assert z_train.shape == (512, run.model_config.z_dim)
+    np.testing.assert_array_equal(z_train, trained_on)

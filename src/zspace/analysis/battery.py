@@ -24,7 +24,7 @@ from zspace.analysis.radius import RadiusConfig, radius_density
 from zspace.analysis.scatter2d import Scatter2dConfig, scatter_2d
 from zspace.analysis.tsne import TsneConfig, tsne_maps
 from zspace.analysis.vae_stats import VaeStatsConfig, vae_statistics
-from zspace.core import faults
+from zspace.core import faults, timing
 from zspace.core.config import Config
 from zspace.core.errors import ZspaceError
 from zspace.core.io import atomic_path, to_jsonable, write_json
@@ -187,7 +187,8 @@ def run_battery(latents: LatentInput, out_dir: str | Path | None = None, config:
         if on_step is not None:
             on_step(name)
         start = time.perf_counter()
-        results[name] = ANALYSES[name].run(latents, cfg, seed, results)
+        with timing.stage(f"analysis: {name}"):
+            results[name] = ANALYSES[name].run(latents, cfg, seed, results)
         report["seconds"][name] = round(time.perf_counter() - start, 3)
         report["analyses"][name] = results[name].to_json()
         report["headlines"][name] = to_jsonable(results[name].headline())
@@ -196,7 +197,8 @@ def run_battery(latents: LatentInput, out_dir: str | Path | None = None, config:
         if out is not None:
             if cfg.figures and draw is not None:
                 start = time.perf_counter()
-                report["figures"][name] = _save_figures(draw(name, results[name], latents.labels), out, cfg.figure_dpi)
+                with timing.stage("figures"):
+                    report["figures"][name] = _save_figures(draw(name, results[name], latents.labels), out, cfg.figure_dpi)
                 report["seconds"][f"{name}_figures"] = round(time.perf_counter() - start, 3)
             write_json(out / ANALYSIS_FILE, report)
             faults.point("battery.analysis")

@@ -47,6 +47,9 @@ class TsneVariant:
         return f"ee{self.early_exaggeration:g}_perp{self.perplexity:g}"
 
 
+#: openTSNE's negative-gradient methods, and "auto" (see TsneConfig.gradient_method)
+GRADIENT_METHODS = ("auto", "fft", "bh")
+
 #: SPEC 4.4: the default set and the variant
 SPEC_VARIANTS = (TsneVariant(12.0, 30.0, 1000), TsneVariant(16.0, 10.0, 1000))
 
@@ -74,6 +77,14 @@ class TsneConfig(Config):
     ints_in_interval : float, default 1.0
         openTSNE FFT grid coarseness (see module docstring): 2 is about twice as
         fast at 20k points, with a 2-6% higher KL divergence.
+    gradient_method : str, default "auto"
+        openTSNE's negative-gradient method: "fft" (FIt-SNE), "bh"
+        (Barnes-Hut), or "auto": Barnes-Hut below ``fft_from`` points, FFT
+        from there on. The FFT method's cost has a floor set by its grid,
+        so on a few thousand points Barnes-Hut is faster at the same map
+        quality (benchmarks/bench_demo_maps.py).
+    fft_from : int, default 10000
+        See ``gradient_method``.
     knn_k : int, default 10
     knn_queries : int, default 2000
     min_points : int, default 100
@@ -86,11 +97,15 @@ class TsneConfig(Config):
     optimize_n_jobs: int = 0
     parallel_gradient_from: int = 20000
     ints_in_interval: float = 1.0
+    gradient_method: str = "auto"
+    fft_from: int = 10000
     knn_k: int = 10
     knn_queries: int = 2000
     min_points: int = 100
 
     def validate(self) -> None:
+        require(self.gradient_method in GRADIENT_METHODS,
+                f"t-SNE gradient_method {self.gradient_method!r}: choose one of {', '.join(GRADIENT_METHODS)}")
         require(self.sample_size >= 2, f"t-SNE sample_size (--tsne-n) {self.sample_size}: give at least 2 points "
                                        f"(default {TsneConfig.sample_size})")
 
@@ -159,20 +174,52 @@ def tsne_maps(z: np.ndarray, config: TsneConfig | None = None, seed: int = 0,
     index = seeded_subsample(z.shape[0], cfg.sample_size, seed)
     x = np.ascontiguousarray(z[index], dtype=np.float32)
     variants = progress(cfg.variants, desc="t-SNE", unit="map", leave=False) if show_progress else cfg.variants
-    maps = [embed(x, v, cfg, seed) for v in variants]
+    shared = SharedAffinities(x, cfg, seed, [v.perplexity for v in cfg.variants])
+    maps = [embed(x, v, cfg, seed, affinities=shared.for_perplexity(v.perplexity)) for v in variants]
     return TsneResult(n_points_total=z.shape[0], n_points_embedded=len(index), seed=seed,
                       method=method_note(cfg), maps=maps, sample_index=index)
 
 
 def method_note(cfg: TsneConfig) -> str:
     """One line describing the t-SNE implementation and settings."""
-    return (f"openTSNE, FFT-interpolated gradient, PCA initialisation, learning rate "
+    method = {"fft": "FFT-interpolated gradient", "bh": "Barnes-Hut gradient",
+              "auto": f"Barnes-Hut gradient below {cfg.fft_from} points, FFT-interpolated from there"}
+    return (f"openTSNE, {method[cfg.gradient_method]}, PCA initialisation, learning rate "
             f"N/exaggeration, momentum 0.8, ints_in_interval "
             f"{cfg.ints_in_interval:g}; n_iter counts the {cfg.variants[0].early_exaggeration_iter} exaggerated "
             f"iterations; kNN preservation with k = {cfg.knn_k} on {cfg.knn_queries} query points")
 
 
-def embed(x: np.ndarray, variant: TsneVariant, cfg: TsneConfig, seed: int = 0, name: str | None = None) -> TsneMap:
+class SharedAffinities:
+    """One nearest-neighbour graph of ``x`` for every perplexity of a set of maps.
+
+    openTSNE finds 3 x perplexity neighbours per point; the graph of the
+    largest perplexity holds those of every smaller one, so the affinities of
+    a smaller perplexity are recomputed from its first columns
+    (``PerplexityBasedNN.set_perplexity``) instead of searching again. The
+    search is made on first use, so a set whose maps are all skipped costs nothing.
+    """
+
+    def __init__(self, x: np.ndarray, cfg: TsneConfig, seed: int, perplexities: list[float]) -> None:
+        self.x, self.cfg, self.seed = x, cfg, seed
+        self.largest = max(perplexities, default=30.0)
+        self._affinities = None
+
+    def for_perplexity(self, perplexity: float):
+        """openTSNE affinities of ``x`` at ``perplexity`` (at most the largest one given)."""
+        import openTSNE
+
+        cap = (self.x.shape[0] - 1) / 3
+        if self._affinities is None:
+            n_jobs = self.cfg.n_jobs if self.cfg.n_jobs > 0 else available_cores()
+            self._affinities = openTSNE.affinity.PerplexityBasedNN(
+                self.x, perplexity=min(self.largest, cap), n_jobs=n_jobs, random_state=self.seed, verbose=False)
+        self._affinities.set_perplexity(min(perplexity, cap))
+        return self._affinities
+
+
+def embed(x: np.ndarray, variant: TsneVariant, cfg: TsneConfig, seed: int = 0, name: str | None = None,
+          affinities=None) -> TsneMap:
     """Run one t-SNE on all rows of ``x``.
 
     Parameters
@@ -184,6 +231,8 @@ def embed(x: np.ndarray, variant: TsneVariant, cfg: TsneConfig, seed: int = 0, n
     seed : int, default 0
     name : str, optional
         Defaults to ``variant.name``.
+    affinities : openTSNE affinities, optional
+        Of ``x`` at ``variant.perplexity`` (:class:`SharedAffinities`); made here when not given.
 
     Returns
     -------
@@ -191,11 +240,9 @@ def embed(x: np.ndarray, variant: TsneVariant, cfg: TsneConfig, seed: int = 0, n
     """
     import openTSNE
 
-    n_jobs = cfg.n_jobs if cfg.n_jobs > 0 else available_cores()
     start = time.perf_counter()
-    affinities = openTSNE.affinity.PerplexityBasedNN(
-        x, perplexity=min(variant.perplexity, (x.shape[0] - 1) / 3), n_jobs=n_jobs, random_state=seed,
-        verbose=False)
+    if affinities is None:
+        affinities = SharedAffinities(x, cfg, seed, [variant.perplexity]).for_perplexity(variant.perplexity)
     with np.errstate(invalid="ignore", divide="ignore"):
         initial = openTSNE.initialization.pca(x, random_state=seed)
     if not np.isfinite(initial).all():
@@ -203,7 +250,7 @@ def embed(x: np.ndarray, variant: TsneVariant, cfg: TsneConfig, seed: int = 0, n
         initial = openTSNE.initialization.random(x, random_state=seed)
     embedding = openTSNE.TSNEEmbedding(initial, affinities, n_jobs=gradient_threads(cfg, len(x)), random_state=seed,
                                        ints_in_interval=cfg.ints_in_interval,
-                                       negative_gradient_method="fft")
+                                       negative_gradient_method=gradient_method(cfg, len(x)))
     # the two phases of openTSNE.TSNE.fit (momentum 0.8 in both, learning rate N / exaggeration)
     exaggerated = min(variant.early_exaggeration_iter, variant.n_iter)
     embedding = embedding.optimize(exaggerated, exaggeration=variant.early_exaggeration, momentum=0.8)
@@ -216,6 +263,13 @@ def embed(x: np.ndarray, variant: TsneVariant, cfg: TsneConfig, seed: int = 0, n
     return TsneMap(name=name or variant.name, early_exaggeration=variant.early_exaggeration,
                    perplexity=variant.perplexity, n_iter=variant.n_iter, input_dim=x.shape[1], seconds=seconds,
                    kl_divergence=kl, knn_preservation=keep, embedding=y)
+
+
+def gradient_method(cfg: TsneConfig, n_points: int) -> str:
+    """openTSNE's negative-gradient method for ``n_points`` (see ``TsneConfig.gradient_method``)."""
+    if cfg.gradient_method != "auto":
+        return cfg.gradient_method
+    return "bh" if n_points < cfg.fft_from else "fft"
 
 
 def gradient_threads(cfg: TsneConfig, n_points: int) -> int:

@@ -18,8 +18,15 @@ def add_parser(sub) -> argparse.ArgumentParser:
                                    "OUT/summary.json. Finished stages are reused when run again.")
     p.add_argument("--out", default="demo-out", help="output directory (default: %(default)s)")
     p.add_argument("--data", default=None, help="data spec (default: fashion-mnist if installed, else shapes)")
-    p.add_argument("--quick", action="store_true", help="fewer images, epochs and t-SNE points (a few minutes)")
-    p.add_argument("--epochs", type=at_least(1), default=None, help="epochs per model (default: 5, --quick 2)")
+    full, quick = DemoConfig(), DemoConfig.quick()
+    p.add_argument("--quick", action="store_true",
+                   help="fewer images, epochs, models and map points (about 2 minutes; says so when its models are "
+                        "too weak to tell the samplers apart)")
+    p.add_argument("--epochs", type=at_least(1), default=None,
+                   help=f"epochs per model (default: {full.epochs}, --quick {quick.epochs})")
+    p.add_argument("--question-samplers", default=None, metavar="SPEC,...",
+                   help=f"samplers the question compares (default: {','.join(full.question_samplers)}; "
+                        "add flow for zuko's MAF, about 2 minutes of fitting per model on 2 cores)")
     add_device(p)
     return p
 
@@ -28,6 +35,8 @@ def run(args: argparse.Namespace) -> int:
     overrides = {"data": args.data, "device": args.device}
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
+    if args.question_samplers:
+        overrides["question_samplers"] = tuple(s.strip() for s in args.question_samplers.split(",") if s.strip())
     config = DemoConfig.quick(**overrides) if args.quick else DemoConfig(**overrides)
     summary = run_demo(args.out, config)
     print(format_summary(summary))

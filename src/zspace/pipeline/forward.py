@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from zspace.core import faults, rng
+from zspace.core import faults, rng, timing
 from zspace.core.progress import progress
 from zspace.models import Autoencoder
 from zspace.pipeline.batches import iterate_batches, iterate_index_batches, to_tensor
@@ -62,6 +62,7 @@ def _in_memory(name: str, shape: tuple[int, int]) -> np.ndarray:
     return np.empty(shape, dtype=np.float32)
 
 
+@timing.timed("encode")
 @torch.no_grad()
 def encode_images(model, images: np.ndarray, batch_size: int = 512, device: str | torch.device = "cpu",
                   seed: int = 0, desc: str = "encoding", precision: Precision | None = None,

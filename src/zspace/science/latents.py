@@ -25,7 +25,8 @@ log = get_logger(__name__)
 
 
 def training_store(run: Run | str | Path, epoch: int | None = None, device: str = "auto") -> ZStore:
-    """The run's training split encoded by checkpoint ``epoch`` (default: latest), cached in the run."""
+    """The images the run was trained on (its training split, or the first ``n_train`` of it as training read
+    them) encoded by checkpoint ``epoch`` (default: latest), cached in the run."""
     run = run if isinstance(run, Run) else open_run(run)
     epoch = run.latest_epoch() if epoch is None else epoch
     if epoch is None:
@@ -34,7 +35,7 @@ def training_store(run: Run | str | Path, epoch: int | None = None, device: str 
     if path.exists():
         return load_zstore(path)
     log.info("encoding the training split of %s (epoch %s) once; cached in %s", run.root, epoch, path)
-    store = encode(run, split="train", epoch=epoch, device=device)
+    store = encode(run, split="train", epoch=epoch, device=device, n=run.train_config.n_train)
     store.save(path)
     return store
 

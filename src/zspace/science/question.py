@@ -147,6 +147,9 @@ def table_rows(answer: dict) -> list[tuple[str, float, float, float, float, floa
 
 def reading(answer: RunAnswer) -> str:
     """One sentence generated from the numbers of a run."""
+    weak = _weakness(answer.floor.fd, answer.ceiling.fd, [r.fd_over_floor for r in answer.rows])
+    if weak is not None:
+        return f"{answer.label}: too weak to tell the samplers apart: {weak}."
     best = answer.best()
     parts = [f"{answer.label}: the sampler closest to the reconstruction floor is {best.sampler} "
              f"(FD {best.fd:.3g} = {best.fd_over_floor:.2f}x the floor {answer.floor.fd:.3g}, "
@@ -193,16 +196,62 @@ def finding(answer: dict, label: str | None = None) -> dict:
     label = label or answer.get("label", "run")
     kind = answer.get("kind", "?").upper() + (f", KL weight {answer['fact']:g}" if answer.get("fact") is not None
                                               else "")
-    sentence = (f"{label} ({kind}): {best['sampler']} comes closest to the reconstruction floor, at "
-                f"{best['x_floor']:.2f}x ({best['void_share']:.0%} of its points in voids)")
-    if normal is not None and normal is not best:
-        verdict = ("about as well" if normal["x_floor"] <= 1.25 * best["x_floor"] else
-                   f"{normal['x_floor'] / best['x_floor']:.1f}x worse")
-        sentence += (f"; N(0, I) does {verdict}: {normal['x_floor']:.2f}x the floor with "
-                     f"{normal['void_share']:.0%} of its points in voids")
+    weak = too_weak_to_tell(answer)
+    if weak is not None:
+        sentence = f"{label} ({kind}): too weak to tell the samplers apart: {weak}"
+    else:
+        sentence = (f"{label} ({kind}): {best['sampler']} comes closest to the reconstruction floor, at "
+                    f"{best['x_floor']:.2f}x ({best['void_share']:.0%} of its points in voids)")
+        if normal is not None and normal is not best:
+            verdict = ("about as well" if normal["x_floor"] <= 1.25 * best["x_floor"] else
+                       f"{normal['x_floor'] / best['x_floor']:.1f}x worse")
+            sentence += (f"; N(0, I) does {verdict}: {normal['x_floor']:.2f}x the floor with "
+                         f"{normal['void_share']:.0%} of its points in voids")
     return {"label": label, "kind": answer.get("kind"), "fact": answer.get("fact"),
             "floor_fd": answer["floor"]["fd"], "best": best, "normal": normal, "rows": rows,
-            "sentence": sentence + "."}
+            "too_weak": weak is not None, "sentence": sentence + "."}
+
+
+#: the floor is "far from the real images" when its FD is at least this share of the shuffled-pixel ceiling's
+WEAK_FLOOR_SHARE = 0.5
+#: a floor at least this share of the ceiling is "poor" ...
+POOR_FLOOR_SHARE = 0.2
+#: ... and samplers all within this factor of a poor floor cannot be told apart
+TELL_APART_FACTOR = 1.5
+
+
+def too_weak_to_tell(answer: dict) -> str | None:
+    """Why the model of ``answer`` (question.json content) is too weak for its samplers to be told apart, or None.
+
+    Two rules, both read from the answer's own numbers (FDs in the feature
+    net's units, so only their ratios are compared):
+
+    - the reconstruction floor is far from the real images: its FD is at least
+      ``WEAK_FLOOR_SHARE`` (0.5) of the FD of shuffled pixels (the ceiling), so
+      even the model's own reconstructions are half-way to noise;
+    - every sampler lands within ``TELL_APART_FACTOR`` (1.5x) of a poor floor
+      (at least ``POOR_FLOOR_SHARE``, 0.2, of the ceiling): decoding blurs every
+      point alike, whether it lies in a void or not.
+
+    A clear answer (a floor near the real images, or samplers far apart) gives None.
+    """
+    return _weakness(answer["floor"]["fd"], answer["ceiling"]["fd"], [r["fd_over_floor"] for r in answer["rows"]])
+
+
+def _weakness(floor: float, ceiling: float, over_floor: list[float]) -> str | None:
+    """:func:`too_weak_to_tell` on the floor's and the ceiling's FD and every sampler's FD / floor."""
+    if not (ceiling > 0 and over_floor):
+        return None
+    share = floor / ceiling
+    spread = max(over_floor)
+    advice = "train longer or on more images (the full demo, or zspace train --epochs) and ask again"
+    if share >= WEAK_FLOOR_SHARE:
+        return (f"its own reconstructions are {share:.2f}x as far from the real images as shuffled pixels "
+                f"(floor FD {floor:.3g}, shuffled pixels {ceiling:.3g}); {advice}")
+    if share >= POOR_FLOOR_SHARE and spread <= TELL_APART_FACTOR:
+        return (f"every sampler lands within {spread:.2f}x of a poor floor (FD {floor:.3g}, {share:.2f}x that of "
+                f"shuffled pixels), so decoding blurs every point alike; {advice}")
+    return None
 
 
 def answer_run(run: Run | str | Path, samplers: tuple[str, ...] = DEFAULT_SAMPLERS, n: int = 5000,
@@ -283,5 +332,5 @@ def question(runs: list[str | Path], **options) -> QuestionResult:
     return QuestionResult(answers=[answer_run(r, **options) for r in opened])
 
 
-__all__ = ["DEFAULT_SAMPLERS", "finding", "is_fitted", "SamplerRow", "RunAnswer", "QuestionResult", "answer_run", "answer_json", "question", "reading",
-           "table_rows"]
+__all__ = ["DEFAULT_SAMPLERS", "finding", "too_weak_to_tell", "is_fitted", "SamplerRow", "RunAnswer", "QuestionResult",
+           "answer_run", "answer_json", "question", "reading", "table_rows"]

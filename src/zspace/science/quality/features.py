@@ -38,7 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from zspace.core import io
+from zspace.core import io, timing
 from zspace.core.config import Config
 from zspace.core.errors import ZspaceError
 from zspace.core.log import get_logger
@@ -166,7 +166,8 @@ def feature_extractor(config: FeatureNetConfig, cache_dir: str | Path | None = N
         net.load_state_dict(load_file(str(directory / "model.safetensors")))
         meta = json.loads(meta_path.read_text())
         return FeatureExtractor(net.eval(), config, task, n_classes, meta["test_accuracy"], directory)
-    net, accuracy = _train(train, config, task, n_classes)
+    with timing.stage("feature net"):
+        net, accuracy = _train(train, config, task, n_classes)
     _save(net, directory, config, task, n_classes, accuracy, train.image_shape)
     return FeatureExtractor(net.eval(), config, task, n_classes, accuracy, directory)
 
