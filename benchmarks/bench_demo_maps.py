@@ -72,13 +72,13 @@ def markdown(results: dict[str, dict]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--z", required=True, help="a Z file (zspace encode / a demo run's z_test.npz)")
-    parser.add_argument("--rows", default=",".join(ROWS), help="subset of the row labels")
+    parser.add_argument("--rows", default=";".join(ROWS), help="subset of the row labels, separated by ';'")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     with np.load(args.z) as f:
         z = f["mu"] if "mu" in f.files else f["z"]
     results = {}
-    for label in args.rows.split(","):
+    for label in args.rows.split(";"):
         results[label] = measure(z, *ROWS[label])
         print(label, results[label], flush=True)
     if args.json:
