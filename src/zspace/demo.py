@@ -66,7 +66,7 @@ class DemoConfig(Config):
     (filters 32, 64, 128) with a 64-d latent space: at the same training time
     a z_dim 64 AE reaches a lower reconstruction floor and a better fitted
     sampler than z_dim 16 (benchmarks/bench_default_model.py). The report's
-    maps are made cheaper where that does not change what the page shows:
+    maps are made cheaper (benchmarks/bench_demo_maps.py measures each choice):
     ``tsne_n`` points per t-SNE map (Barnes-Hut, one neighbour search for both
     settings), one t-SNE map of the PCA components (``pca_tsne_components``)
     and a coarser k-means inertia curve (``inertia_k_values``,
