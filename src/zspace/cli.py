@@ -12,7 +12,8 @@ import argparse
 import importlib
 import sys
 
-from zspace.core.errors import ZspaceError
+from zspace.core import dist
+from zspace.core.errors import ZspaceError, Preempted
 from zspace.core.registry import Registry
 from zspace.core.version import __version__
 
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(raw)
     args.argv = raw[1:]  # the subcommand's own arguments, for commands that relaunch themselves (train --nproc)
     try:
+        dist.adopt_slurm_environment()  # srun's tasks form one job (before anything reads RANK or WORLD_SIZE)
         return int(args._run(args) or 0)
     except ZspaceError as exc:
         print(f"zspace: error: {exc}", file=sys.stderr)
@@ -64,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"zspace: error: {args.command} ran out of memory; use a smaller input, --n or batch size, or a "
               "machine with more memory", file=sys.stderr)
         return 2
+    except Preempted as exc:
+        print(f"zspace: {exc}", file=sys.stderr)
+        return Preempted.EXIT_STATUS
     except KeyboardInterrupt:
         print("zspace: interrupted; finished files are kept, partial ones were not written", file=sys.stderr)
         return 130

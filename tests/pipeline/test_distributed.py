@@ -15,6 +15,7 @@ What is compared, and why the tolerance:
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -25,6 +26,7 @@ import pytest
 from safetensors.torch import load_file
 
 from zspace.core import faults, io
+from zspace.pipeline import checkpoint
 
 TRAIN = ["--data", "shapes", "--z-dim", "4", "--filters", "8,16", "--n-train", "256", "--n-val", "64",
          "--seed", "5", "--keep-every", "1", "--device", "cpu"]
@@ -172,13 +174,28 @@ def test_only_rank_0_writes_in_the_run_directory(two_process_vae):
     assert all(e != "hook-error" for who in events for e, _ in events[who])
 
 
-def test_two_processes_killed_and_resumed_end_bit_identical(two_process_vae, tmp_path):
-    run = tmp_path / "killed"
-    killed = torchrun(2, "train", "--out", run, "--model", "vae", "--epochs", "3", "--batch-size", "64", *TRAIN,
-                      kill_at="batch:7")  # both processes die in the 3rd step of epoch 2
-    assert killed.returncode != 0
+def test_a_preempted_job_and_a_killed_worker_under_max_restarts_still_end_bit_identical(two_process_vae, tmp_path):
+    """What a cluster does to a job, on 2 processes (torchrun, gloo). SLURM's SIGTERM reaches rank 0 after batch 3
+    of epoch 2: both processes finish that step, write a checkpoint inside the epoch and exit 75. The same command
+    again, under torchrun --max-restarts 1: rank 1 is SIGKILLed after batch 3 of epoch 3 (once), torchrun restarts
+    both, and they continue by themselves from the checkpoint of batch 2 (--checkpoint-every 2). The job ends
+    bit-identical to the uninterrupted run."""
+    run = tmp_path / "preempted"
+    argv = ["train", "--out", run, "--model", "vae", "--epochs", "3", "--batch-size", "64", *TRAIN,
+            "--checkpoint-every", "2"]
+    stopped = torchrun(2, *argv, kill_at="batch:7@0", env={faults.SIGNAL_ENV: "TERM"})
+    assert stopped.returncode != 0
+    exits = re.findall(r"rank\s*:\s*(\d+) \(local_rank: \d+\)\s*exitcode\s*:\s*(\d+)", stopped.stderr)
+    assert sorted(exits) == [("0", "75"), ("1", "75")], stopped.stderr[-3000:]  # torchrun's report of each worker
+    assert "SIGTERM received: stopped in epoch 2 after batch 3 of 4" in stopped.stderr
+    assert checkpoint.in_epoch_position(run / "checkpoints") == (2, 3)
     assert [r["epoch"] for r in io.read_jsonl(run / "metrics.jsonl")] == [1]
-    _ok(torchrun(2, "train", "--resume", run))
+
+    once = tmp_path / "killed-once"
+    restarted = torchrun(2, *argv, kill_at="batch:4@1", extra=("--max-restarts=1",), env={faults.ONCE_ENV: str(once)})
+    _ok(restarted)
+    assert once.exists()  # the worker was killed, and the job finished by itself
+    assert "resuming" in restarted.stderr and "in epoch 3 after batch 2" in restarted.stderr
     assert _same_weights(run, two_process_vae, 3)
     assert _losses(run) == _losses(two_process_vae)
 
@@ -255,3 +272,24 @@ def test_zspace_train_nproc_refuses_zero_processes(tmp_path):
     refused = zspace("train", "--nproc", "0", "--out", tmp_path / "zero", *TRAIN)
     assert refused.returncode == 2 and "--nproc 0 must be >= 1" in refused.stderr
     assert not (tmp_path / "zero").exists()
+
+def test_two_tasks_started_as_srun_starts_them_form_one_job_equal_to_torchrun(two_process_vae, tmp_path):
+    """srun without torchrun: each task has SLURM's variables only (MASTER_ADDR 127.0.0.1, as a one-node job
+    could give); they form one 2-process job, not two racing trainings."""
+    run = tmp_path / "srun"
+    slurm = {"SLURM_JOB_ID": "4242", "SLURM_STEP_ID": "0", "SLURM_NTASKS": "2", "SLURM_STEP_NUM_TASKS": "2",
+             "SLURM_NODEID": "0", "SLURM_STEP_TASKS_PER_NODE": "2", "SLURM_STEP_NODELIST": "localhost",
+             "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(_free_port())}
+    tasks = []
+    for rank in (0, 1):
+        env = {k: v for k, v in _env(**slurm, SLURM_PROCID=str(rank), SLURM_LOCALID=str(rank)).items()
+               if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "TORCHELASTIC_RUN_ID")}
+        tasks.append(subprocess.Popen([sys.executable, "-m", "zspace", "train", "--out", str(run), "--model", "vae",
+                                       "--epochs", "3", "--batch-size", "64", *TRAIN], env=env,
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True))
+    outputs = [task.communicate(timeout=300)[0] for task in tasks]
+    assert [task.returncode for task in tasks] == [0, 0], "\n".join(o[-3000:] for o in outputs)
+    assert [r["epoch"] for r in io.read_jsonl(run / "metrics.jsonl")] == [1, 2, 3]  # one writer, one job
+    assert sum(o.count("trained ") for o in outputs) == 1
+    assert _same_weights(run, two_process_vae, 3)
+    assert _losses(run) == _losses(two_process_vae)

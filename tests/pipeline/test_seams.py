@@ -42,6 +42,18 @@ def test_precision_names_resolve_per_device(monkeypatch):
     assert resolve_precision(cpu, "auto").name == "fp32"
 
 
+def test_auto_picks_bf16_only_on_gpus_with_native_bf16(monkeypatch):
+    # torch says bf16 is "supported" on a V100 (7.0) or T4 (7.5), where it is only emulated
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    gpu = torch.device("cuda", 0)
+    for capability, wanted in (((7, 0), "fp16"), ((7, 5), "fp16"), ((8, 0), "bf16"), ((9, 0), "bf16")):
+        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None, c=capability: c)
+        assert precision_module.auto_precision(gpu) == wanted, capability
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 0))
+    with pytest.raises(ZspaceError, match="compute capability >= 8.0"):
+        resolve_precision(gpu, "bf16")
+
+
 def test_a_legacy_amp_flag_becomes_a_precision():
     assert TrainConfig.from_dict({"amp": True}).precision == "auto"
     assert TrainConfig.from_dict({"amp": False}).precision == "fp32"

@@ -94,11 +94,13 @@ def test_keep_every_prunes_history(tmp_path, tiny_configs):
     assert checkpoint.list_epochs(run_dir / "checkpoints") == [2, 3]
 
 
-def test_existing_run_is_not_overwritten(vae_run, tiny_configs):
-    before = (vae_run / "config.json").read_bytes()
-    with pytest.raises(ZspaceError, match="already holds a run"):
-        train(*tiny_configs("vae"), vae_run)
-    assert (vae_run / "config.json").read_bytes() == before
+def test_existing_run_with_another_configuration_is_refused_naming_the_options(vae_run, tiny_configs):
+    before = {p: p.read_bytes() for p in sorted(vae_run.rglob("*")) if p.is_file()}
+    train_config, model_config = tiny_configs("vae")
+    train_config.lr *= 2
+    with pytest.raises(ZspaceError, match=r"another configuration \(train\.lr: .* here, .* in the run\)"):
+        train(train_config, model_config, vae_run)
+    assert {p: p.read_bytes() for p in sorted(vae_run.rglob("*")) if p.is_file()} == before
 
 
 def test_checkpoint_from_another_config_is_refused(tmp_path, vae_run, ae_run):

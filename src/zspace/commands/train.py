@@ -30,7 +30,8 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--data", default=None,
                    help="fashion-mnist | mnist | celeba:PATH | folder:PATH | array:FILE.npy | shapes[:96] "
                         f"(default: {default_of(TrainConfig, 'data')})")
-    p.add_argument("--out", help="new run directory")
+    p.add_argument("--out", help="run directory: a new one, or one holding this same run, which then continues from "
+                                 "its newest checkpoint (what a restarted job does)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue this run instead of starting one")
     p.add_argument("--from-epoch", type=int, default=None, help="with --resume: restart after this saved epoch")
     add_model_options(p)
@@ -49,10 +50,16 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help=f"reconstruction loss (default: {default_of(TrainConfig, 'loss')})")
     p.add_argument("--precision", choices=PRECISION_CHOICES, default=None,
                    help=f"autocast dtype: fp32, bf16 (CUDA, MPS, CPUs with native bf16), fp16 (CUDA, MPS) or auto "
-                        f"(default: {default_of(TrainConfig, 'precision')}: bf16 on CUDA, and on CPUs with native "
+                        f"(default: {default_of(TrainConfig, 'precision')}: bf16 on GPUs of compute capability >= 8.0, "
+                        f"fp16 on older ones, bf16 on CPUs with native "
                         f"bf16 for models of >= {CPU_BF16_MIN_FORWARD_GFLOP} GFLOP per image; else fp32)")
     p.add_argument("--amp", action="store_const", const="auto", dest="precision",
                    help="the same as --precision auto")
+    p.add_argument("--checkpoint-every", metavar="N|TIME", default=None,
+                   help="also checkpoint inside an epoch, every N steps (500) or every TIME (30s, 10min, 2h), so a "
+                        "killed or preempted run loses at most that much (default: at the end of each epoch). "
+                        "SIGTERM or SIGUSR1 always make training finish its step, checkpoint and exit with status "
+                        "75; the same command again continues")
     p.add_argument("--tensorboard", action="store_true", default=None,
                    help="also write TensorBoard event files (scalars, reconstruction and sample grids per epoch) "
                         "into RUN_DIR/tensorboard (needs: pip install 'zspace[tensorboard]')")
@@ -107,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
         if args.config:
             raise ZspaceError("--resume continues with the run's own config.json; drop --config (to train it "
                               "again from the start: zspace train --config RUN_DIR/config.json --out NEW_DIR)")
-        result = resume(args.resume, from_epoch=args.from_epoch, epochs=args.epochs, tensorboard=args.tensorboard)
+        result = resume(args.resume, from_epoch=args.from_epoch, epochs=args.epochs, tensorboard=args.tensorboard,
+                        checkpoint_every=args.checkpoint_every)
     else:
         if not args.out:
             raise ZspaceError("zspace train needs --out RUN_DIR (a new directory) or --resume RUN_DIR")

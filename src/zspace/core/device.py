@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import Iterator
 
 import torch
 
+from zspace.core.cores import available_cores, cores_per_process  # noqa: F401  (available_cores: re-exported)
 from zspace.core.errors import ZspaceError
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -30,18 +30,10 @@ def select_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-def available_cores() -> int:
-    """Cores this process may run on (its CPU affinity; all CPUs where that is unknown)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:
-        return os.cpu_count() or 1
-
-
 def use_all_cores(share_with: int = 1) -> int:
     """Let torch use every core this process may run on (CPU training), shared fairly with ``share_with``
     processes of the same machine that see the same cores; return the thread count."""
-    cores = max(1, available_cores() // max(1, share_with))
+    cores = cores_per_process(share_with)
     torch.set_num_threads(cores)
     return cores
 

@@ -2,9 +2,16 @@
 
 Every random draw zspace makes in training comes from the generators below:
 Python's ``random``, numpy's legacy global state, torch's CPU generator and
-(when present) every CUDA generator. :func:`get_state` captures all of them as
-a dict of uint8 tensors plus JSON, so a checkpoint can restore them and a
-resumed run continues with the same draws as an uninterrupted one.
+(when present) the generator of this process's CUDA device. :func:`get_state`
+captures them as a dict of uint8 tensors, so a checkpoint can restore them and
+a resumed run continues with the same draws as an uninterrupted one.
+
+Only this process's own device is saved (``torch_cuda``) and restored onto the
+device this process uses when it resumes: a run trained with 8 visible GPUs
+resumes with 4, or in a 1-GPU allocation. Checkpoints written before this rule
+hold ``torch_cuda_<i>`` for every visible GPU; :func:`cuda_state_of` picks the
+one of the current device by its number (not by the sort of the names, which
+puts ``torch_cuda_10`` before ``torch_cuda_2``), and none is needed.
 """
 
 from __future__ import annotations
@@ -76,10 +83,19 @@ def get_state() -> dict[str, torch.Tensor]:
         "numpy_meta": torch.tensor([np_state[2], np_state[3]], dtype=torch.int64),
         "numpy_gauss": torch.tensor([np_state[4]], dtype=torch.float64),
     }
-    if torch.cuda.is_available():
-        for i, s in enumerate(torch.cuda.get_rng_state_all()):
-            state[f"torch_cuda_{i}"] = s
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        state["torch_cuda"] = torch.cuda.get_rng_state(torch.cuda.current_device())
     return state
+
+
+def cuda_state_of(state: dict[str, torch.Tensor], device_index: int) -> torch.Tensor | None:
+    """The CUDA generator state in ``state`` for device ``device_index``: ``torch_cuda`` (this process's own
+    device, the current format), else the legacy ``torch_cuda_<device_index>``; None when there is neither."""
+    if "torch_cuda" in state:
+        return state["torch_cuda"]
+    legacy = {int(k.rsplit("_", 1)[1]): v for k, v in state.items()
+              if k.startswith("torch_cuda_") and k.rsplit("_", 1)[1].isdigit()}
+    return legacy.get(int(device_index))
 
 
 def set_state(state: dict[str, torch.Tensor]) -> None:
@@ -91,7 +107,8 @@ def set_state(state: dict[str, torch.Tensor]) -> None:
     keys = state["numpy_keys"].numpy().copy().view(np.uint32)
     pos, has_gauss = (int(x) for x in state["numpy_meta"].tolist())
     np.random.set_state(("MT19937", keys, pos, has_gauss, float(state["numpy_gauss"].item())))
-    if torch.cuda.is_available():
-        cuda = [state[k] for k in sorted(state) if k.startswith("torch_cuda_")]
-        if cuda:
-            torch.cuda.set_rng_state_all([c.cpu() for c in cuda])
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        device = torch.cuda.current_device()
+        cuda = cuda_state_of(state, device)
+        if cuda is not None:
+            torch.cuda.set_rng_state(cuda.cpu(), device)

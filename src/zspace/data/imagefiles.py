@@ -5,8 +5,10 @@ Every image is centre-cropped to a square (the shorter side) and resized to
 reduced in the DCT domain (:meth:`PIL.Image.Image.draft`) when that still
 leaves at least ``image_size`` pixels, which makes downscaling much cheaper.
 16-bit grey images (PNG, TIFF) are scaled to 8 bits (v / 257) instead of
-being clipped at 255. Decoding runs on all cores in chunks; a file that fails
-to decode is reported, never fatal.
+being clipped at 255. Decoding runs in chunks on this process's share of the
+cores (:func:`zspace.core.cores.cores_per_process`: the cores it may run on,
+divided among the job's processes on this machine); a file that fails to
+decode is reported, never fatal.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Iterator, Sequence
 import numpy as np
 from PIL import Image
 
+from zspace.core.cores import cores_per_process
 from zspace.data.imageset import require_fits_in_memory
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
@@ -126,7 +129,7 @@ def require_decode_memory(n_files: int, image_size: int, channels: int, what: st
     ``size=`` would otherwise decode every image into gigabytes first.
     """
     per_chunk = min(n_files, CHUNK_SIZE)
-    in_flight = min(workers or os.cpu_count() or 1, -(-n_files // CHUNK_SIZE))
+    in_flight = min(workers or cores_per_process(), -(-n_files // CHUNK_SIZE))
     require_fits_in_memory(in_flight * per_chunk * image_size * image_size * channels,
                            f"{what}: decoding {n_files} images at {image_size}x{image_size}x{channels}",
                            "choose a smaller image size (size=)")
@@ -161,12 +164,12 @@ def _die_with_parent(parent_pid: int) -> None:
 
 def decode_files(paths: Sequence[str], image_size: int, channels: int, *,
                  workers: int | None = None) -> Iterator[tuple[int, np.ndarray, list[tuple[int, str]]]]:
-    """Decode ``paths`` in chunks on ``workers`` processes, yielding in file order.
+    """Decode ``paths`` in chunks on ``workers`` processes (default :func:`cores_per_process`), yielding in file order.
 
     Yields ``(start, images, failures)`` per chunk: ``start`` is the index of
     the chunk's first path, ``failures`` holds (index into ``paths``, reason).
     """
-    workers = workers or os.cpu_count() or 1
+    workers = workers or cores_per_process()
     starts = range(0, len(paths), CHUNK_SIZE)
     chunks = [list(paths[s:s + CHUNK_SIZE]) for s in starts]
     if workers == 1 or len(chunks) == 1:

@@ -3,9 +3,19 @@
 Layout of one checkpoint directory (``RUN_DIR/checkpoints/epoch_0007``)::
 
     model.safetensors   model weights and buffers (state_dict keys)
-    state.safetensors   optimizer tensors ("optim.<param>.<name>") and RNG states ("rng.<name>")
-    state.json          epoch, optimizer hyper-parameters, trainer state, model-config fingerprint,
-                        format version and the SHA-256 of both .safetensors files
+    state.safetensors   optimizer tensors ("optim.<param>.<name>"), RNG states ("rng.<name>", the
+                        writer's) and each process's own state ("rank<r>.<name>": its generators
+                        and, in an epoch, its loss sums)
+    state.json          epoch, step, number of processes, optimizer hyper-parameters, trainer state
+                        (with the gradient scaler's), model-config fingerprint, format version and
+                        the SHA-256 of both .safetensors files
+
+Besides the end-of-epoch checkpoints there is at most one checkpoint inside an
+epoch, ``checkpoints/in_epoch`` (``--checkpoint-every``, or a preemption
+signal): the same files, with ``epoch`` the epoch in progress and ``step`` the
+number of its batches done. It serves only to resume (``latest.json`` and the
+commands that read weights never point at it) and is deleted when the epoch's
+own checkpoint lands.
 
 The directory is built under a temporary name and renamed into place
 (:func:`zspace.core.io.atomic_dir`), then ``checkpoints/latest.json`` is replaced
@@ -42,6 +52,9 @@ CHECKPOINT_FORMAT = 2
 #: the data files of a checkpoint, hashed into state.json
 DATA_FILES = ("model.safetensors", "state.safetensors")
 
+#: the directory of the one checkpoint inside an epoch (see the module docstring)
+IN_EPOCH_DIR = "in_epoch"
+
 #: model-config fields that may change after training without invalidating weights
 _MUTABLE_FIELDS = ("eps_factor",)
 
@@ -58,13 +71,21 @@ def epoch_dir_name(epoch: int) -> str:
 
 @dataclass
 class Checkpoint:
-    """What a checkpoint restores: weights, optimizer state, RNG state and trainer state."""
+    """What a checkpoint restores: weights, optimizer state, RNG state and trainer state.
+
+    ``step`` is 0 for an end-of-epoch checkpoint, else the batches of epoch
+    ``epoch`` already done. ``rank_states[r]`` holds process r's own tensors
+    (its generators, its loss sums) of a run on ``world_size`` processes.
+    """
 
     epoch: int
     model_state: dict[str, torch.Tensor]
     optimizer_state: dict[str, Any] | None
     rng_state: dict[str, torch.Tensor] | None
     trainer_state: dict[str, Any] = field(default_factory=dict)
+    step: int = 0
+    world_size: int = 1
+    rank_states: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
 
 
 def _flatten_optimizer(state_dict: dict) -> tuple[dict[str, torch.Tensor], dict]:
@@ -91,18 +112,29 @@ def _unflatten_optimizer(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
 
 
 def save_checkpoint(checkpoints_dir: Path, epoch: int, model: torch.nn.Module, config: ModelConfig,
-                    optimizer: torch.optim.Optimizer | None, trainer_state: dict | None = None) -> Path:
-    """Write checkpoint ``epoch`` atomically and point ``latest.json`` at it; return its directory."""
+                    optimizer: torch.optim.Optimizer | None, trainer_state: dict | None = None, *,
+                    step: int = 0, rank_states: list[dict[str, torch.Tensor]] | None = None) -> Path:
+    """Write a checkpoint atomically; return its directory.
+
+    ``step`` 0: the end of ``epoch`` (``epoch_NNNN``), and ``latest.json``
+    points at it. ``step`` > 0: ``step`` batches into ``epoch``
+    (:data:`IN_EPOCH_DIR`, replacing the previous one). ``rank_states``: each
+    process's own tensors, in rank order (default: this process's generators).
+    """
     checkpoints_dir = Path(checkpoints_dir)
-    target = checkpoints_dir / epoch_dir_name(epoch)
+    target = checkpoints_dir / (epoch_dir_name(epoch) if step == 0 else IN_EPOCH_DIR)
     model_tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     state_tensors = {f"rng.{k}": v.contiguous() for k, v in rng.get_state().items()}
+    rank_states = rank_states or [rng.get_state()]
+    for r, own in enumerate(rank_states):
+        state_tensors.update({f"rank{r}.{k}": v.detach().cpu().contiguous() for k, v in own.items()})
     optim_meta = None
     if optimizer is not None:
         optim_tensors, optim_meta = _flatten_optimizer(optimizer.state_dict())
         state_tensors.update(optim_tensors)
-    meta = {"format": CHECKPOINT_FORMAT, "epoch": epoch, "config_fingerprint": config_fingerprint(config),
-            "model_config": config.to_dict(), "optimizer": optim_meta, "trainer_state": trainer_state or {}}
+    meta = {"format": CHECKPOINT_FORMAT, "epoch": epoch, "step": step, "world_size": len(rank_states),
+            "config_fingerprint": config_fingerprint(config), "model_config": config.to_dict(),
+            "optimizer": optim_meta, "trainer_state": trainer_state or {}}
     with io.atomic_dir(target) as tmp:
         save_file(model_tensors, str(tmp / "model.safetensors"), metadata={"format": "pt"})
         save_file(state_tensors, str(tmp / "state.safetensors"), metadata={"format": "pt"})
@@ -110,8 +142,9 @@ def save_checkpoint(checkpoints_dir: Path, epoch: int, model: torch.nn.Module, c
         faults.point("checkpoint.files")
         io.write_text(tmp / "state.json", json.dumps(io.to_jsonable(meta), indent=1))
     faults.point("checkpoint.renamed")
-    io.write_json(checkpoints_dir / "latest.json", {"epoch": epoch, "dir": target.name})
-    faults.point("checkpoint.latest")
+    if step == 0:
+        io.write_json(checkpoints_dir / "latest.json", {"epoch": epoch, "dir": target.name})
+        faults.point("checkpoint.latest")
     return target
 
 
@@ -176,7 +209,10 @@ def _read_meta(d: Path, hint: str) -> dict:
 def verify_checkpoint(checkpoints_dir: Path, epoch: int) -> dict:
     """Check checkpoint ``epoch``'s content hashes; return its ``state.json``. :class:`IntegrityError` if it fails."""
     d = require_epoch(checkpoints_dir, epoch)
-    hint = _other_epochs_hint(checkpoints_dir, epoch)
+    return _verify_dir(d, _other_epochs_hint(checkpoints_dir, epoch))
+
+
+def _verify_dir(d: Path, hint: str) -> dict:
     meta = _read_meta(d, hint)
     files = meta.get("files")
     if files is None and meta.get("format", 1) >= 2:
@@ -225,8 +261,40 @@ def _check_optimizer(path: Path, tensors: dict[str, torch.Tensor], optim_meta: d
 def load_checkpoint(checkpoints_dir: Path, epoch: int, config: ModelConfig) -> Checkpoint:
     """Read checkpoint ``epoch`` after checking its hashes, its config and every tensor's name, shape and dtype."""
     d = require_epoch(checkpoints_dir, epoch)
-    hint = _other_epochs_hint(checkpoints_dir, epoch)
-    meta = verify_checkpoint(checkpoints_dir, epoch)
+    return _load_dir(d, config, _other_epochs_hint(checkpoints_dir, epoch))
+
+
+def in_epoch_position(checkpoints_dir: Path) -> tuple[int, int] | None:
+    """(epoch, step) of the checkpoint inside an epoch when there is one whose hashes verify, else None
+    (a damaged one is named in a warning and not used)."""
+    d = Path(checkpoints_dir) / IN_EPOCH_DIR
+    if not (d / "state.json").exists():
+        return None
+    try:
+        meta = _verify_dir(d, "it is ignored; training resumes from the last epoch's checkpoint")
+        return int(meta["epoch"]), int(meta["step"])
+    except (ZspaceError, KeyError, TypeError, ValueError) as exc:
+        log.warning(f"skipping the checkpoint inside an epoch {d}: {str(exc).split('; ')[0]}")
+        return None
+
+
+def load_in_epoch(checkpoints_dir: Path, config: ModelConfig) -> Checkpoint:
+    """Read the checkpoint inside an epoch (:data:`IN_EPOCH_DIR`), checked like :func:`load_checkpoint`."""
+    return _load_dir(Path(checkpoints_dir) / IN_EPOCH_DIR, config,
+                     "train on from the last epoch's checkpoint: zspace train --resume RUN_DIR --from-epoch N")
+
+
+def remove_in_epoch(checkpoints_dir: Path) -> None:
+    """Delete the checkpoint inside an epoch, if any (renamed first, so a kill leaves none half-deleted)."""
+    d = Path(checkpoints_dir) / IN_EPOCH_DIR
+    if d.exists():
+        doomed = Path(checkpoints_dir) / f".{IN_EPOCH_DIR}.deleting"
+        os.replace(d, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+
+
+def _load_dir(d: Path, config: ModelConfig, hint: str) -> Checkpoint:
+    meta = _verify_dir(d, hint)
     if meta.get("config_fingerprint") != config_fingerprint(config):
         raise ZspaceError(f"checkpoint {d} was written for model config {meta.get('model_config')}, "
                           f"not for this run's {config.to_dict()}; load it with the run it belongs to")
@@ -242,9 +310,15 @@ def load_checkpoint(checkpoints_dir: Path, epoch: int, config: ModelConfig) -> C
         _check_optimizer(d / "state.safetensors", state_tensors, meta["optimizer"], len(list(expected.parameters())),
                          hint)
     rng_state = {k[4:]: v for k, v in state_tensors.items() if k.startswith("rng.")} or None
+    rank_states: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in state_tensors.items():
+        if key.startswith("rank") and "." in key and key[4:key.index(".")].isdigit():
+            rank_states.setdefault(int(key[4:key.index(".")]), {})[key[key.index(".") + 1:]] = value
     optimizer_state = _unflatten_optimizer(state_tensors, meta["optimizer"]) if meta.get("optimizer") else None
     return Checkpoint(epoch=int(meta["epoch"]), model_state=model_state, optimizer_state=optimizer_state,
-                      rng_state=rng_state, trainer_state=meta.get("trainer_state", {}))
+                      rng_state=rng_state, trainer_state=meta.get("trainer_state", {}),
+                      step=int(meta.get("step", 0)), world_size=int(meta.get("world_size", 1)),
+                      rank_states=rank_states)
 
 
 def newest_verified_epoch(checkpoints_dir: Path) -> int | None:
@@ -272,6 +346,7 @@ def remove_stale_temporaries(checkpoints_dir: Path) -> list[Path]:
     """
     checkpoints_dir = Path(checkpoints_dir)
     return (io.remove_stale_temporaries(checkpoints_dir / "epoch_*", pattern=True)
+            + io.remove_stale_temporaries(checkpoints_dir / IN_EPOCH_DIR)
             + io.remove_stale_temporaries(checkpoints_dir / "latest.json"))
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from zspace.core.config import Config
 from zspace.core.errors import require
+from zspace.pipeline.interrupts import CheckpointEvery
 from zspace.pipeline.losses import RECONSTRUCTION_LOSSES
 from zspace.pipeline.precision import PRECISION_CHOICES
 
@@ -55,6 +56,10 @@ class TrainConfig(Config):
     tensorboard : bool, default False
         Also write TensorBoard event files (per-epoch scalars, reconstruction and
         sample grids) into ``RUN_DIR/tensorboard`` (the ``tensorboard`` extra).
+    checkpoint_every : str or None, default None
+        Also checkpoint inside an epoch: every N steps (``"500"``) or every
+        interval of wall-clock time (``"30s"``, ``"10min"``, ``"2h"``); see
+        :mod:`zspace.pipeline.interrupts`. None: at the end of each epoch only.
     """
 
     data: str = "shapes"
@@ -75,6 +80,7 @@ class TrainConfig(Config):
     lr_backoff: float = 0.5
     max_recoveries: int = 3
     tensorboard: bool = False
+    checkpoint_every: str | None = None
 
     def validate(self) -> None:
         """Raise ZspaceError naming the option and its allowed range for any bad value."""
@@ -93,6 +99,7 @@ class TrainConfig(Config):
                 f"--divergence-factor {self.divergence_factor} must be a finite number > 1")
         require(0 < self.lr_backoff < 1, f"lr_backoff {self.lr_backoff} must be in (0, 1)")
         require(self.max_recoveries >= 0, f"max_recoveries {self.max_recoveries} must be >= 0")
+        CheckpointEvery.parse(self.checkpoint_every)  # a ZspaceError naming --checkpoint-every when malformed
         require(self.precision in PRECISION_CHOICES,
                 f"--precision {self.precision!r} is unknown; use one of {', '.join(PRECISION_CHOICES)}")
 
@@ -106,4 +113,7 @@ class TrainConfig(Config):
         return super().from_dict(data, where)
 
 
-__all__ = ["TrainConfig"]
+#: options a run may change when it is continued (they change how far it goes and what it logs, not its result)
+CONTINUABLE_FIELDS = ("epochs", "tensorboard", "checkpoint_every")
+
+__all__ = ["TrainConfig", "CONTINUABLE_FIELDS"]

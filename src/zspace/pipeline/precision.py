@@ -9,11 +9,12 @@ summed in float32 or float64 (:mod:`zspace.pipeline.losses`).
 
 ==========  ====================================================================
 ``fp32``    float32 everywhere (the reference)
-``bf16``    bfloat16 autocast; CUDA GPUs that support it, MPS, and CPUs with
-            native bf16 instructions (AVX512-BF16 or AMX); refused elsewhere,
-            where it would be emulated and slower than float32
+``bf16``    bfloat16 autocast; CUDA GPUs with native bf16 (compute capability
+            >= 8.0), MPS, and CPUs with native bf16 instructions (AVX512-BF16
+            or AMX); refused elsewhere, where it would be emulated and slower
 ``fp16``    float16 autocast with a gradient scaler; CUDA and MPS only
-``auto``    CUDA: bf16 where supported, else fp16; CPU: bf16 on native-bf16 CPUs
+``auto``    CUDA: bf16 on compute capability >= 8.0, else fp16 with a gradient
+            scaler (whose state checkpoints save and restore); CPU: bf16 on native-bf16 CPUs
             for models of at least :data:`CPU_BF16_MIN_FORWARD_GFLOP` per image,
             else fp32; MPS: fp32
 ==========  ====================================================================
@@ -94,10 +95,23 @@ def cpu_has_native_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+#: the first CUDA compute capability with bf16 tensor cores (Ampere, 8.0)
+CUDA_NATIVE_BF16_CAPABILITY = (8, 0)
+
+
+def cuda_has_native_bf16(device: torch.device) -> bool:
+    """Whether the CUDA ``device`` computes bf16 in hardware: compute capability >= 8.0 (A100, RTX 30xx, H100).
+
+    ``torch.cuda.is_bf16_supported()`` is True on older GPUs too (V100 7.0,
+    T4 7.5) since torch 2.3, where bf16 is emulated and slower than float16.
+    """
+    return torch.cuda.get_device_capability(device) >= CUDA_NATIVE_BF16_CAPABILITY
+
+
 def bf16_available(device: torch.device) -> bool:
     """Whether bf16 autocast runs natively on ``device``."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        return cuda_has_native_bf16(device)
     if device.type == "cpu":
         return cpu_has_native_bf16()
     return device.type == "mps"
@@ -124,7 +138,7 @@ def resolve_precision(device: torch.device, name: str = "fp32", model_config: Mo
         name = auto_precision(device, model_config)
     if name == "bf16" and not bf16_available(device):
         what = ("this CPU has no native bf16 instructions (AVX512-BF16/AMX)" if device.type == "cpu"
-                else f"this {device.type} device does not support bf16")
+                else f"this {device.type} device has no native bf16 (CUDA needs compute capability >= 8.0)")
         raise ZspaceError(f"--precision bf16: {what}; use --precision fp32 (or auto)")
     if name == "fp16" and device.type not in ("cuda", "mps"):
         raise ZspaceError(f"--precision fp16 needs a CUDA or MPS GPU, not {device.type}; use --precision bf16 "
@@ -133,4 +147,4 @@ def resolve_precision(device: torch.device, name: str = "fp32", model_config: Mo
 
 
 __all__ = ["PRECISIONS", "PRECISION_CHOICES", "CPU_BF16_MIN_FORWARD_GFLOP", "Precision", "autocast", "resolve_precision",
-           "auto_precision", "bf16_available", "cpu_has_native_bf16"]
+           "auto_precision", "bf16_available", "cpu_has_native_bf16", "cuda_has_native_bf16"]

@@ -157,19 +157,29 @@ class Distributed:
 
 
 def process_device(device: torch.device) -> torch.device:
-    """The device of this process: under torchrun on CUDA, GPU ``LOCAL_RANK``; else ``device`` itself."""
+    """The device of this process: under torchrun (or srun) on CUDA, GPU ``LOCAL_RANK``; else ``device`` itself.
+
+    A process that sees a single GPU uses it whatever its LOCAL_RANK (``srun
+    --gpus-per-task=1`` gives each task its own GPU as device 0).
+    """
+    dist.adopt_slurm_environment()
     if dist.world_size() > 1 and device.type == "cuda":
         local = int(os.environ.get("LOCAL_RANK", "0"))
-        if local >= torch.cuda.device_count():
-            raise ZspaceError(f"LOCAL_RANK={local} but only {torch.cuda.device_count()} GPUs are visible; "
-                              f"start at most that many processes per machine (--nproc-per-node)")
+        visible = torch.cuda.device_count()
+        if visible == 1:
+            local = 0
+        elif local >= visible:
+            raise ZspaceError(f"LOCAL_RANK={local} but only {visible} GPUs are visible; start at most that many "
+                              f"processes per machine (--nproc-per-node), or one GPU per task (srun --gpus-per-task=1)")
         torch.cuda.set_device(local)
         return torch.device("cuda", local)
     return device
 
 
 def process_strategy(device: torch.device) -> ProcessStrategy:
-    """:class:`Distributed` when torchrun started this process with WORLD_SIZE > 1, else :class:`SingleProcess`."""
+    """:class:`Distributed` when torchrun (or srun) started this process with WORLD_SIZE > 1, else
+    :class:`SingleProcess`."""
+    dist.adopt_slurm_environment()
     if dist.world_size() == 1:
         return SingleProcess()
     if device.type == "mps":

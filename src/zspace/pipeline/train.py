@@ -8,6 +8,16 @@ generator seeded from (seed, epoch); step through batches; validate on the
 held-out split with the RNG forked (validation draws never change training);
 check for divergence; checkpoint; append to ``metrics.jsonl``.
 
+Interruptions (:mod:`zspace.pipeline.interrupts`): with ``--checkpoint-every``
+the trainer also checkpoints inside an epoch (weights, optimizer, each
+process's generators and loss sums, the position in the seeded order), and on
+SIGTERM or SIGUSR1 it finishes the step it is in, writes that checkpoint and
+raises :class:`~zspace.core.errors.Preempted` (the command line exits 75).
+Starting the same command again (same ``--out``, same configuration) continues
+from the newest checkpoint that verifies, inside an epoch or at its end; on
+CPU the result is bit-identical to a run that was never interrupted. A
+different configuration is refused, naming the options that differ.
+
 Divergence guard: an epoch whose mean training loss is NaN/inf, or larger than
 ``divergence_factor`` times the best epoch so far, is discarded. The last good
 checkpoint (weights, optimizer, RNG) is restored, the learning rate is
@@ -35,14 +45,15 @@ import torch
 
 from zspace.core import dist, faults, io, rng
 from zspace.core.device import select_device, use_all_cores
-from zspace.core.errors import ZspaceError, require
+from zspace.core.errors import Preempted, ZspaceError, require
 from zspace.core.log import get_logger
 from zspace.core.progress import progress
 from zspace.data import ImageSet
 from zspace.models import ModelConfig, build_model
 from zspace.pipeline import checkpoint, tensorboard
 from zspace.pipeline.batches import batch_indices, epoch_order, iterate_batches, iterate_index_batches, to_tensor
-from zspace.pipeline.config import TrainConfig
+from zspace.pipeline.config import CONTINUABLE_FIELDS, TrainConfig
+from zspace.pipeline.interrupts import CheckpointEvery, StopSignals
 from zspace.pipeline.losses import kl_loss, reconstruction_loss
 from zspace.pipeline.precision import Precision, resolve_precision
 from zspace.pipeline.processes import ProcessStrategy, SingleProcess, process_device, process_strategy, shard_rows
@@ -88,6 +99,15 @@ class TrainerState:
 
 
 @dataclass
+class _InEpoch:
+    """A resume point inside ``epoch``: ``step`` batches done, this process's loss sums (reco... float64 (3,))."""
+
+    epoch: int
+    step: int
+    sums: torch.Tensor
+
+
+@dataclass
 class TrainResult:
     run: Run
     last_epoch: int
@@ -117,6 +137,11 @@ class Trainer:
         self.optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
         self.scaler = self.precision.grad_scaler()
         self.state = TrainerState(lr=config.lr)
+        self.checkpoint_every = CheckpointEvery.parse(config.checkpoint_every)
+        self.stop_signals: StopSignals | None = None  # set while _fit runs
+        self.stop_requested = False  # every process agreed to stop (see _agree)
+        self._last_checkpoint = time.monotonic()
+        self._in_epoch: _InEpoch | None = None
         self._initial_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
         self._initial_rng = rng.get_state()
 
@@ -147,12 +172,17 @@ class Trainer:
         """
         config, processes = self.config, self.processes
         self.model.train()
-        torch.manual_seed(rng.stream_seed(config.seed, epoch, processes.rank))
         batches = batch_indices(epoch_order(len(images), config.seed, epoch), config.batch_size)
         parts = [processes.split(b) for b in batches]
-        sums = torch.zeros(3, dtype=torch.float64, device=self.device)
+        first, sums = 0, torch.zeros(3, dtype=torch.float64, device=self.device)
+        if self._in_epoch is not None and self._in_epoch.epoch == epoch:  # resumed inside this epoch: RNG restored
+            first, sums = self._in_epoch.step, self._in_epoch.sums.to(self.device)
+        else:
+            torch.manual_seed(rng.stream_seed(config.seed, epoch, processes.rank))
+        self._in_epoch = None
         bar = progress(total=len(batches), desc=f"epoch {epoch}/{config.epochs}", unit="batch", leave=False)
-        for step, (_, batch) in enumerate(iterate_index_batches(images, parts)):
+        bar.update(first)
+        for step, (_, batch) in enumerate(iterate_index_batches(images, parts[first:]), start=first):
             x = to_tensor(batch, self.device, config.channels_last)
             total, reco, kl = self.loss_terms(x)
             # mean over this part -> its share of the mean over the global batch (DDP averages over processes)
@@ -164,6 +194,7 @@ class Trainer:
             sums += torch.stack([total.detach(), reco.detach(), kl.detach()]).double() * len(batch)
             bar.update(1)
             faults.point("batch")
+            self._checkpoint_inside(epoch, step + 1, len(batches), sums)
             if step % 20 == 0:  # every process takes the same decision: the sums are reduced first
                 seen = sum(len(b) for b in batches[:step + 1])
                 mean_total = (processes.reduce_sum(sums)[0] / seen).item()
@@ -194,19 +225,109 @@ class Trainer:
         total, reco, kl = (self.processes.reduce_sum(sums) / max(len(images), 1)).tolist()
         return EpochMetrics(total, reco, kl)
 
+    # -- checkpoints inside an epoch, stop signals ----------------------------------
+    def _agree(self, global_step: int) -> tuple[bool, bool]:
+        """(stop, checkpoint due) after ``global_step``: the same answer on every process.
+
+        Stop: a stop signal reached any process. Due: ``--checkpoint-every``
+        (steps are counted alike everywhere; the clock is rank 0's). One
+        all-reduce of two numbers per step when several processes train.
+        """
+        stop = self.stop_signals is not None and self.stop_signals.received is not None
+        due = (self.checkpoint_every is not None and self.processes.is_writer
+               and self.checkpoint_every.due(global_step, self._last_checkpoint, time.monotonic()))
+        flags = torch.tensor([float(stop), float(due)], dtype=torch.float64)
+        if self.processes.world_size > 1:
+            flags = self.processes.reduce_sum(flags)
+        return bool(flags[0] > 0), bool(flags[1] > 0)
+
+    def _checkpoint_inside(self, epoch: int, done: int, steps: int, sums: torch.Tensor) -> None:
+        """After batch ``done`` of ``steps`` in ``epoch``: checkpoint when due or asked to stop; raise
+        :class:`Preempted` on a stop (at the epoch's last batch the epoch ends first, see :func:`_fit`)."""
+        stop, due = self._agree((epoch - 1) * steps + done)
+        if (stop or due) and done < steps:
+            self.save(epoch, step=done, sums=sums)
+        if stop:
+            self.stop_requested = True
+            if done < steps:
+                raise Preempted(self.stopped_message(f"in epoch {epoch} after batch {done} of {steps}"))
+
+    def stopped_message(self, where: str) -> str:
+        signal_name = (self.stop_signals.received if self.stop_signals else None) or "a stop signal"
+        return (f"{signal_name} received: stopped {where} and wrote a checkpoint; continue with the same command "
+                f"(or zspace train --resume {self._run().root})")
+
+    @property
+    def resume_point(self) -> _InEpoch | None:
+        """Where inside an epoch the next :meth:`train_epoch` starts (None: at its beginning)."""
+        return self._in_epoch
+
+    def stop_agreed(self) -> bool:
+        """Whether any process was asked to stop (every process must call this at the same point)."""
+        self.stop_requested = self.stop_requested or self._agree(0)[0]
+        return self.stop_requested
+
     # -- checkpoints and recovery -------------------------------------------------
     def _run(self) -> Run:
         require(self.run is not None, "this trainer has no run directory; pass run= to read or write checkpoints")
         return self.run  # type: ignore[return-value]
 
-    def save(self, epoch: int) -> None:
-        """Checkpoint ``epoch`` (weights, optimizer, RNG, state) and prune old ones; the writer process only."""
+    def save(self, epoch: int, step: int = 0, sums: torch.Tensor | None = None) -> None:
+        """Checkpoint the end of ``epoch`` (``step`` 0; old ones pruned) or ``step`` batches into it, with
+        ``sums`` this process's loss sums so far. Every process sends its own generators (and sums); the
+        writer process writes."""
         run = self._run()
+        own = rng.get_state()
+        if sums is not None:
+            own["sums"] = sums.detach().double().cpu()
+        states = self.processes.gather(own)
         if self.processes.is_writer:
+            trainer_state = self.state.to_dict()
+            if self.scaler.is_enabled():
+                trainer_state["grad_scaler"] = self.scaler.state_dict()
             checkpoint.save_checkpoint(run.checkpoints_dir, epoch, self.model, run.model_config, self.optimizer,
-                                       self.state.to_dict())
-            checkpoint.prune_checkpoints(run.checkpoints_dir, self.config.keep_every, keep={epoch})
+                                       trainer_state, step=step, rank_states=states)
+            if step == 0:
+                checkpoint.prune_checkpoints(run.checkpoints_dir, self.config.keep_every, keep={epoch})
+                checkpoint.remove_in_epoch(run.checkpoints_dir)
         self.processes.barrier()
+        self._last_checkpoint = time.monotonic()
+
+    def _load(self, ckpt: checkpoint.Checkpoint) -> None:
+        self.model.load_state_dict(ckpt.model_state)
+        if ckpt.optimizer_state is not None:
+            self.optimizer.load_state_dict(ckpt.optimizer_state)
+        if ckpt.trainer_state:
+            self.state = TrainerState.from_dict(ckpt.trainer_state)
+            if self.scaler.is_enabled() and ckpt.trainer_state.get("grad_scaler"):
+                self.scaler.load_state_dict(ckpt.trainer_state["grad_scaler"])
+        own = ckpt.rank_states.get(self.processes.rank) if ckpt.world_size == self.processes.world_size else None
+        if own is not None:
+            rng.set_state(own)
+        elif ckpt.rng_state is not None:
+            rng.set_state(ckpt.rng_state)
+
+    def restore_in_epoch(self) -> int:
+        """Continue from the checkpoint inside an epoch; return the number of epochs completed before it.
+
+        On the number of processes that wrote it each process gets its own
+        generators and loss sums back, and the run goes on as if never stopped.
+        On another number it goes on with freshly seeded generators (a warning
+        says the result will differ from an uninterrupted run).
+        """
+        ckpt = checkpoint.load_in_epoch(self._run().checkpoints_dir, self._run().model_config)
+        self._load(ckpt)
+        rank, world = self.processes.rank, self.processes.world_size
+        if ckpt.world_size == world and "sums" in ckpt.rank_states.get(rank, {}):
+            sums = ckpt.rank_states[rank]["sums"]
+        else:
+            log.warning(f"the checkpoint inside epoch {ckpt.epoch} was written by {ckpt.world_size} processes, "
+                        f"this run has {world}: it continues, but not bit-identically to an uninterrupted run")
+            torch.manual_seed(rng.stream_seed(self.config.seed, ckpt.epoch, rank, ckpt.step))
+            total = sum((s["sums"] for s in ckpt.rank_states.values() if "sums" in s), torch.zeros(3, dtype=torch.float64))
+            sums = total if rank == 0 else torch.zeros(3, dtype=torch.float64)
+        self._in_epoch = _InEpoch(ckpt.epoch, ckpt.step, sums.double())
+        return ckpt.epoch - 1
 
     def restore(self, epoch: int) -> None:
         """Weights, optimizer, RNG and state of checkpoint ``epoch``; epoch 0 is the seeded initialisation."""
@@ -216,14 +337,7 @@ class Trainer:
             rng.set_state(self._initial_rng)
             return
         run = self._run()
-        ckpt = checkpoint.load_checkpoint(run.checkpoints_dir, epoch, run.model_config)
-        self.model.load_state_dict(ckpt.model_state)
-        if ckpt.optimizer_state is not None:
-            self.optimizer.load_state_dict(ckpt.optimizer_state)
-        if ckpt.rng_state is not None:
-            rng.set_state(ckpt.rng_state)
-        if ckpt.trainer_state:
-            self.state = TrainerState.from_dict(ckpt.trainer_state)
+        self._load(checkpoint.load_checkpoint(run.checkpoints_dir, epoch, run.model_config))
 
     def set_lr(self, lr: float) -> None:
         self.state.lr = lr
@@ -267,18 +381,40 @@ def _write_skipped(run: Run, *sets: ImageSet) -> None:
         log.warning(f"{len(skipped)} unreadable input files were skipped; listed in {run.layout.skipped}")
 
 
-def train(train_config: TrainConfig, model_config: ModelConfig, out: str | Path) -> TrainResult:
-    """Train a new run into ``out`` (which must not hold a run already).
+def _config_differences(run: Run, train_config: TrainConfig, model_config: ModelConfig) -> list[str]:
+    """The options in which a new run's configuration differs from ``run``'s ("train.lr: 0.001 here, 0.0005 in
+    the run"); the continuable options and the data's image shape are not compared."""
+    mine = {"model": {k: v for k, v in model_config.to_dict().items() if k != "input_shape"},
+            "train": {k: v for k, v in train_config.to_dict().items() if k not in CONTINUABLE_FIELDS}}
+    theirs = {"model": {k: v for k, v in run.model_config.to_dict().items() if k != "input_shape"},
+              "train": {k: v for k, v in run.train_config.to_dict().items() if k not in CONTINUABLE_FIELDS}}
+    return [f"{section}.{key}: {mine[section].get(key)!r} here, {theirs[section].get(key)!r} in the run"
+            for section in mine for key in sorted(set(mine[section]) | set(theirs[section]))
+            if mine[section].get(key) != theirs[section].get(key)]
 
+
+def train(train_config: TrainConfig, model_config: ModelConfig, out: str | Path) -> TrainResult:
+    """Train a new run into ``out``, or continue the run already there when its configuration is this one.
+
+    A run in ``out`` with the same configuration (the options of
+    :data:`~zspace.pipeline.config.CONTINUABLE_FIELDS` may differ) continues
+    from its newest checkpoint that verifies, as :func:`resume` does: a job
+    that a scheduler or ``torchrun --max-restarts`` starts again finishes by
+    itself. Another configuration is refused with the options that differ.
     ``model_config.input_shape`` is replaced by the shape of the data. Every
     check (config, data of both splits, precision) runs before the first file
     is written.
     """
     out = Path(out)
-    if config_path(out).exists():
-        raise ZspaceError(f"{out} already holds a run; continue it with: zspace train --resume {out} "
-                          f"(or choose another --out)")
     train_config.validate()
+    if config_path(out).exists():
+        existing = open_run(out)
+        differences = _config_differences(existing, train_config, model_config)
+        if differences:
+            raise ZspaceError(f"{out} already holds a run with another configuration ({'; '.join(differences)}); "
+                              f"continue it with: zspace train --resume {out}, or choose another --out")
+        log.info(f"{out} already holds this run; continuing it from its newest checkpoint")
+        return resume(out, **{k: getattr(train_config, k) for k in CONTINUABLE_FIELDS})
     train_set = load_split(train_config, "train", n=train_config.n_train)
     model_config = dataclasses.replace(model_config, input_shape=train_set.images.shape[1:])
     run = Run(root=out, config={
@@ -298,11 +434,13 @@ def train(train_config: TrainConfig, model_config: ModelConfig, out: str | Path)
 
 
 def resume(run_dir: str | Path, from_epoch: int | None = None, epochs: int | None = None,
-           tensorboard: bool | None = None) -> TrainResult:
-    """Continue ``run_dir`` from ``from_epoch`` (default: the newest checkpoint that verifies) up to ``epochs``.
+           tensorboard: bool | None = None, checkpoint_every: str | None = None) -> TrainResult:
+    """Continue ``run_dir`` from ``from_epoch`` (default: the newest checkpoint that verifies, inside an epoch
+    or at its end) up to ``epochs``.
 
-    ``epochs`` and ``tensorboard``, when given, replace the run's own and are
-    written into its config.json (the other options of a run stay as they were).
+    ``epochs``, ``tensorboard`` and ``checkpoint_every``, when given, replace
+    the run's own and are written into its config.json (the other options of
+    a run stay as they were).
 
     Metrics of epochs after ``from_epoch`` are dropped from metrics.jsonl
     (rewritten atomically), since those epochs are trained again. A run killed
@@ -316,20 +454,28 @@ def resume(run_dir: str | Path, from_epoch: int | None = None, epochs: int | Non
         if start is None and checkpoint.list_epochs(run.checkpoints_dir):
             raise ZspaceError(f"no checkpoint of run {run.root} passes its content check (see the warnings above); "
                               f"train it again with zspace train --out NEW_DIR")
-        if start is None:
+        start = start or 0
+        inside = checkpoint.in_epoch_position(run.checkpoints_dir)
+        in_epoch = inside is not None and inside[0] > start
+        if not in_epoch and start == 0:
             log.info(f"run {run.root} has no checkpoint yet; training it from epoch 0")
-            start = 0
     else:
-        start = from_epoch
+        start, in_epoch = from_epoch, False
         checkpoint.require_epoch(run.checkpoints_dir, start)
-    changes = {k: v for k, v in (("epochs", epochs), ("tensorboard", tensorboard)) if v is not None}
-    if changes:  # the only options a resumed run may change: how far it goes, and whether TensorBoard logs it
-        run.config["train"] = TrainConfig.from_dict({**run.config["train"], **changes}).to_dict()
-    session = _prepare(run, start_epoch=start)
+    given = {"epochs": epochs, "tensorboard": tensorboard, "checkpoint_every": checkpoint_every}
+    changes = {k: v for k, v in given.items() if v is not None and v != run.train_config.to_dict().get(k)}
+    if changes:  # the only options a resumed run may change: how far it goes, and what it logs
+        config = TrainConfig.from_dict({**run.config["train"], **changes})
+        config.validate()
+        run.config["train"] = config.to_dict()
+    session = _prepare(run, start_epoch=start, in_epoch=in_epoch)
+    start = session.start_epoch
     kept = [r for r in run.metrics() if r.get("epoch", 0) <= start]
     session.processes.barrier()  # every process read the run before the writer changes it
     if session.processes.is_writer:
         checkpoint.remove_stale_temporaries(run.checkpoints_dir)
+        if not in_epoch:  # one left from an epoch before the one resumed would be stale
+            checkpoint.remove_in_epoch(run.checkpoints_dir)
         if changes:
             io.write_json(config_path(run.root), run.config)
         io.write_text(run.metrics_path, "".join(io.json_line(r) for r in kept))
@@ -352,7 +498,7 @@ class _Session:
         return self.trainer.processes
 
 
-def _prepare(run: Run, start_epoch: int, train_set: ImageSet | None = None) -> _Session:
+def _prepare(run: Run, start_epoch: int, train_set: ImageSet | None = None, in_epoch: bool = False) -> _Session:
     # --- config, device, precision, processes -------------------------------------
     config = run.train_config
     model_config = run.model_config
@@ -378,7 +524,9 @@ def _prepare(run: Run, start_epoch: int, train_set: ImageSet | None = None) -> _
 
     # --- model, optimiser, state -------------------------------------------------
     trainer = Trainer(config, model_config, device, precision, processes, run=run)
-    if start_epoch > 0:
+    if in_epoch:
+        start_epoch = trainer.restore_in_epoch()
+    elif start_epoch > 0:
         trainer.restore(start_epoch)
     return _Session(run, trainer, train_set, val_set, start_epoch)
 
@@ -386,8 +534,10 @@ def _prepare(run: Run, start_epoch: int, train_set: ImageSet | None = None) -> _
 def _fit(session: _Session) -> TrainResult:
     run, trainer, train_set, val_set = session.run, session.trainer, session.train_set, session.val_set
     config, model_config, processes = trainer.config, trainer.model.config, trainer.processes
+    resumed = trainer.resume_point
     log.info(f"training on {trainer.device} in {trainer.precision.name}"
-             + (f", resuming {run.root} after epoch {session.start_epoch}" if session.start_epoch else ""))
+             + (f", resuming {run.root} in epoch {resumed.epoch} after batch {resumed.step}" if resumed else
+                f", resuming {run.root} after epoch {session.start_epoch}" if session.start_epoch else ""))
     if processes.is_writer:
         _write_skipped(run, train_set, val_set)
 
@@ -398,7 +548,10 @@ def _fit(session: _Session) -> TrainResult:
     epochs_bar.update(session.start_epoch)
     board = tensorboard.open_training_board(run.root, config, trainer.model, val_set.images, session.start_epoch,
                                             processes.is_writer)
+    stop_signals = StopSignals()
     try:
+        stop_signals.__enter__()
+        trainer.stop_signals = stop_signals
         while epoch <= config.epochs:
             t0 = time.perf_counter()
             train_metrics = trainer.train_epoch(train_set.images, epoch)
@@ -423,7 +576,13 @@ def _fit(session: _Session) -> TrainResult:
             log.info(f"epoch {epoch}/{config.epochs}  train total {train_metrics.total:.2f} "
                      f"reco {train_metrics.reco:.2f} kl {train_metrics.kl:.3f} | val total {val_metrics.total:.2f} | "
                      f"{record['images_per_s']:.0f} img/s")
+            if epoch < config.epochs and trainer.stop_agreed():
+                raise Preempted(trainer.stopped_message(f"after epoch {epoch}"))
             epoch += 1
+    except Preempted as exc:
+        log.warning(str(exc))
+        processes.close()
+        raise
     except io.WriteError as exc:
         raise io.WriteError(f"{exc}; then continue with: zspace train --resume {run.root}") from exc.__cause__
     except KeyboardInterrupt:
@@ -433,6 +592,8 @@ def _fit(session: _Session) -> TrainResult:
             if last else f"no epoch was completed; start again with: zspace train --resume {run.root}"))
         raise
     finally:
+        stop_signals.__exit__(None, None, None)
+        trainer.stop_signals = None
         epochs_bar.close()
         board.close()
     processes.close()
