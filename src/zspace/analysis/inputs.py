@@ -11,7 +11,12 @@ Accepted inputs
   embedding tools write: ``emb_0000.npy``, ``emb_0001.npy``, ...; a Z
   directory from ``zspace encode --out DIR`` is one shard, ``z.npy``), with
   optional ``labels.npy`` (N,), ``mu.npy`` and ``logvar.npy`` (N, d) beside
-  them (and ``factors.npy``, ``index.npy``, which the analyses do not use).
+  them (and ``factors.npy``, ``index.npy``, which the analyses do not use);
+* a sharded Z directory (``zspace encode --out DIR`` on N processes, or
+  ``--shard i/N``; :mod:`zspace.core.zshards`): the ``z.npy`` of its shards
+  in row order as one array, their ``mu.npy`` and ``logvar.npy`` the same
+  way, their ``labels.npy`` joined in memory. One still being written (no
+  top-level ``meta.json``) is refused, saying how to finish it.
 
 Files are never read whole: a ``.npy``, a shard or an uncompressed ``.npz``
 member is memory-mapped (:mod:`zspace.core.npyfiles`, header checked against
@@ -42,7 +47,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zspace.core import checksums, npyfiles
+from zspace.core import checksums, npyfiles, zshards
 from zspace.core.arrays import RowStore
 from zspace.core.errors import ZspaceError
 from zspace.core.inputkind import ZDIR_META, InputKind, kind_of
@@ -180,6 +185,8 @@ def _open_npy(path: Path, crc32: int | None = None, fix: str = "") -> np.ndarray
 
 def _load_directory(path: Path) -> LatentInput:
     """The z shards of a directory (name order) as one RowStore, with the sidecars beside them."""
+    if zshards.is_sharded(path):
+        return _load_sharded_zdir(path)
     files = sorted((f for f in path.iterdir() if f.suffix == ".npy" and f.is_file()), key=lambda f: f.name)
     shards = [f for f in files if f.stem not in SIDECARS]
     if not shards:
@@ -205,10 +212,50 @@ def _load_directory(path: Path) -> LatentInput:
     return from_arrays(RowStore(parts), sidecar.get("mu"), sidecar.get("logvar"), sidecar.get("labels"), source=source)
 
 
-def _zdir_crc32(path: Path, used: list[str]) -> tuple[dict[str, int], str]:
-    """The recorded CRC-32 of the files ``used`` when ``path`` is a Z directory that lists them, else {}; and the
-    fix for a damaged one. An older Z directory without them warns; a damaged listing is a ZspaceError."""
+def _load_sharded_zdir(path: Path) -> LatentInput:
+    """A sharded Z directory (:mod:`zspace.core.zshards`): the z.npy of its shards, in row order, as one RowStore,
+    mu and logvar the same way, labels joined in memory (8 bytes a row); every file checked against the CRC-32
+    its shard's meta.json lists, and each shard's meta.json against the top-level one's."""
+    info, dirs = zshards.read_listing(path)
     fix = f"write the Z directory again with: zspace encode RUN_DIR --out {path} --force"
+    names = ("z", "mu", "logvar", "labels")
+    shards = []
+    for shard in dirs:
+        present = [name for name in names if (shard / f"{name}.npy").is_file()]
+        if present != [name for name in names if (dirs[0] / f"{name}.npy").is_file()] or "z" not in present:
+            raise ZspaceError(f"{shard}: holds {', '.join(f'{n}.npy' for n in present) or 'no array'}, unlike "
+                              f"{dirs[0].name}; every shard of {path} needs z.npy and the same others; {fix}")
+        crc32, _ = _zdir_crc32(shard, [f"{name}.npy" for name in present], fix)
+        shards.append({name: _open_npy(shard / f"{name}.npy", crc32.get(f"{name}.npy"), fix) for name in present})
+    for shard, arrays in zip(dirs, shards):
+        z = arrays["z"]
+        if z.ndim != 2 or not _is_real(z.dtype) or z.shape[1] != info.get("dim"):
+            raise ZspaceError(f"{shard / 'z.npy'}: is {z.dtype} {z.shape}, not a real (n_i, {info.get('dim')}) "
+                              f"matrix as meta.json of {path} says; {fix}")
+    if sum(len(arrays["z"]) for arrays in shards) != info.get("n_points"):
+        raise ZspaceError(f"{path}: its shards hold {sum(len(a['z']) for a in shards)} rows, but its meta.json says "
+                          f"{info.get('n_points')}; {fix}")
+
+    def joined(name: str) -> RowStore | None:
+        if name not in shards[0]:
+            return None
+        parts = [arrays[name] for arrays in shards]
+        if any(part.ndim != 2 or part.shape[1] != parts[0].shape[1] for part in parts):
+            raise ZspaceError(f"{path}: the {name}.npy of its shards are not (n_i, d) matrices of one width; {fix}")
+        return RowStore(parts)
+
+    labels = None
+    if "labels" in shards[0]:
+        labels = np.concatenate([np.asarray(arrays["labels"]) for arrays in shards])
+    source = f"{path}/ (sharded Z directory, {len(dirs)} shard{'s' if len(dirs) != 1 else ''})"
+    return from_arrays(joined("z"), joined("mu"), joined("logvar"), labels, source=source)
+
+
+def _zdir_crc32(path: Path, used: list[str], fix: str | None = None) -> tuple[dict[str, int], str]:
+    """The recorded CRC-32 of the files ``used`` when ``path`` is a Z directory that lists them, else {}; and the
+    fix for a damaged one (``fix``, default: write ``path`` again). An older Z directory without them warns; a
+    damaged listing is a ZspaceError."""
+    fix = fix or f"write the Z directory again with: zspace encode RUN_DIR --out {path} --force"
     file = path / ZDIR_META
     if not file.exists():
         return {}, fix  # a directory of the user's shards: nothing was recorded

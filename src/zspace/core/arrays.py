@@ -58,6 +58,11 @@ class RowStore:
         return self.shape[0]
 
     @property
+    def size(self) -> int:
+        """Number of values, N * d (as ``ndarray.size``)."""
+        return self.shape[0] * self.shape[1]
+
+    @property
     def nbytes(self) -> int:
         """Bytes of the whole matrix in float32 (what ``np.asarray`` would allocate)."""
         return self.shape[0] * self.shape[1] * 4

@@ -11,6 +11,9 @@ kind               the path is
 ``RUN``            a directory holding ``config.json`` (``zspace train --out``)
 ``Z_DIR``          any other directory holding ``meta.json`` (``zspace encode
                    --out DIR``: ``z.npy``, ``index.npy``, ... and ``meta.json``)
+                   or ``shards/`` (a sharded one, written by N processes or
+                   ``--shard i/N``: :mod:`zspace.core.zshards`; without its
+                   ``meta.json`` it is still being written, and readers say so)
 ``SHARD_DIR``      any other directory: ``.npy`` shards read in name order as
                    one matrix (:class:`zspace.core.arrays.RowStore`); the reader
                    says when it holds none
@@ -41,6 +44,8 @@ Z_FILE_SUFFIX = ".npz"
 ARRAY_SUFFIX = ".npy"
 #: the file that makes a directory a Z directory (its format, sizes and checksums; zspace.pipeline.zstore)
 ZDIR_META = "meta.json"
+#: the folder of a sharded Z directory's shards, each a Z directory of its rows (zspace.core.zshards)
+ZDIR_SHARDS = "shards"
 #: what to give instead, the end of every error of :func:`input_kind`
 GIVE = ("give a run directory (zspace train --out), a Z file or Z directory (zspace encode --out), "
         "a directory of .npy shards or an .npy array of z")
@@ -77,7 +82,7 @@ def kind_of(path: str | Path) -> InputKind | None:
     if path.is_dir():
         if (path / CONFIG_FILE).exists():
             return InputKind.RUN
-        if (path / ZDIR_META).exists():
+        if (path / ZDIR_META).exists() or (path / ZDIR_SHARDS).is_dir():
             return InputKind.Z_DIR
         return InputKind.SHARD_DIR
     if path.is_file():
@@ -101,4 +106,4 @@ def input_kind(path: str | Path) -> InputKind:
 
 
 __all__ = ["InputKind", "input_kind", "kind_of", "is_z_file_name", "Z_FILE_SUFFIX", "ARRAY_SUFFIX", "ZDIR_META",
-           "GIVE"]
+           "ZDIR_SHARDS", "GIVE"]

@@ -160,6 +160,12 @@ def remove_stale_temporaries(path: str | os.PathLike, *, pattern: bool = False) 
     return removed
 
 
+def is_temporary_of(name: str, target: str) -> bool:
+    """Whether the entry ``name`` is a temporary that :func:`atomic_path` or :func:`atomic_dir` made (or a killed
+    writer left) for ``target``, a name in the same folder."""
+    return _temporary_of(name, target, False) is not None
+
+
 def restore_replaced_dir(path: str | os.PathLike) -> bool:
     """Bring back the previous directory ``path`` if a killed :func:`atomic_dir` left it aside; whether it did.
 

@@ -78,7 +78,9 @@ def encode_images(model, images: np.ndarray, batch_size: int = 512, device: str 
     batch at a time (default: a new array in memory); a memory map of a file
     (:func:`zspace.pipeline.zstore.writing_zdir`) keeps memory to one batch
     whatever N. ``images`` is only read a batch at a time, so a memory map of
-    the data cache is never copied whole.
+    the data cache is never copied whole. No images (a process's empty share
+    of fewer rows than processes) give (0, d) arrays of every output the
+    model has, as any other share does.
     """
     allocate = allocate or _in_memory
     device = torch.device(device)
@@ -99,8 +101,13 @@ def encode_images(model, images: np.ndarray, batch_size: int = 512, device: str 
         bar.update(len(batch))
         faults.point("encode.batch")
     bar.close()
-    if "z" not in out:  # no images: no batch told the width
-        out["z"] = allocate("z", (0, model.config.z_dim))
+    if n == 0:  # no batch told which outputs the model has and how wide: one empty forward pass tells
+        with autocast(precision):
+            enc = model.encode(to_tensor(images[:0], device), eps=noise.rows(np.arange(0)))
+        for name in ("z", "mu", "logvar"):
+            value = getattr(enc, name)
+            if value is not None:
+                out[name] = allocate(name, (0, int(value.shape[1])))
     return out
 
 

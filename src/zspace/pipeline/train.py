@@ -358,6 +358,7 @@ class Trainer:
         self.state.recoveries = recoveries
         self.set_lr(new_lr)
         if self.processes.is_writer:
+            checkpoint.remove_in_epoch(run.checkpoints_dir)  # its weights and lr are from before the divergence
             io.append_jsonl(run.metrics_path, {"event": "divergence", "epoch": epoch, "reason": reason,
                                                "restored_epoch": good, "new_lr": new_lr})
         log.warning(f"epoch {epoch} diverged ({reason}); restored epoch {good}, lr -> {new_lr:g}")
@@ -548,37 +549,35 @@ def _fit(session: _Session) -> TrainResult:
     epochs_bar.update(session.start_epoch)
     board = tensorboard.open_training_board(run.root, config, trainer.model, val_set.images, session.start_epoch,
                                             processes.is_writer)
-    stop_signals = StopSignals()
     try:
-        stop_signals.__enter__()
-        trainer.stop_signals = stop_signals
-        while epoch <= config.epochs:
-            t0 = time.perf_counter()
-            train_metrics = trainer.train_epoch(train_set.images, epoch)
-            seconds = time.perf_counter() - t0
-            reason = diverged(train_metrics, trainer.state.best_loss, config.divergence_factor)
-            if reason is not None:
-                epoch = trainer.recover(epoch, reason)
-                continue
-            val_metrics = trainer.evaluate(val_set.images)
-            trainer.state.best_loss = min(train_metrics.total, trainer.state.best_loss or math.inf)
-            record = {"epoch": epoch, "train": dataclasses.asdict(train_metrics),
-                      "val": dataclasses.asdict(val_metrics), "lr": trainer.state.lr, "seconds": seconds,
-                      "images_per_s": len(train_set.images) / seconds, "precision": trainer.precision.name}
-            # metrics first: a kill before the checkpoint lands makes resume drop this line and redo the epoch
-            if processes.is_writer:
-                io.append_jsonl(run.metrics_path, record)
-            faults.point("epoch.metrics")
-            trainer.save(epoch)
-            board.log_epoch(record, trainer.model)
-            history.append(record)
-            epochs_bar.update(1)
-            log.info(f"epoch {epoch}/{config.epochs}  train total {train_metrics.total:.2f} "
-                     f"reco {train_metrics.reco:.2f} kl {train_metrics.kl:.3f} | val total {val_metrics.total:.2f} | "
-                     f"{record['images_per_s']:.0f} img/s")
-            if epoch < config.epochs and trainer.stop_agreed():
-                raise Preempted(trainer.stopped_message(f"after epoch {epoch}"))
-            epoch += 1
+        with StopSignals() as trainer.stop_signals:  # SIGTERM/SIGUSR1: checkpoint, then Preempted
+            while epoch <= config.epochs:
+                t0 = time.perf_counter()
+                train_metrics = trainer.train_epoch(train_set.images, epoch)
+                seconds = time.perf_counter() - t0
+                reason = diverged(train_metrics, trainer.state.best_loss, config.divergence_factor)
+                if reason is not None:
+                    epoch = trainer.recover(epoch, reason)
+                    continue
+                val_metrics = trainer.evaluate(val_set.images)
+                trainer.state.best_loss = min(train_metrics.total, trainer.state.best_loss or math.inf)
+                record = {"epoch": epoch, "train": dataclasses.asdict(train_metrics),
+                          "val": dataclasses.asdict(val_metrics), "lr": trainer.state.lr, "seconds": seconds,
+                          "images_per_s": len(train_set.images) / seconds, "precision": trainer.precision.name}
+                # metrics first: a kill before the checkpoint lands makes resume drop this line and redo the epoch
+                if processes.is_writer:
+                    io.append_jsonl(run.metrics_path, record)
+                faults.point("epoch.metrics")
+                trainer.save(epoch)
+                board.log_epoch(record, trainer.model)
+                history.append(record)
+                epochs_bar.update(1)
+                log.info(f"epoch {epoch}/{config.epochs}  train total {train_metrics.total:.2f} "
+                         f"reco {train_metrics.reco:.2f} kl {train_metrics.kl:.3f} | val total {val_metrics.total:.2f} | "
+                         f"{record['images_per_s']:.0f} img/s")
+                if epoch < config.epochs and trainer.stop_agreed():
+                    raise Preempted(trainer.stopped_message(f"after epoch {epoch}"))
+                epoch += 1
     except Preempted as exc:
         log.warning(str(exc))
         processes.close()
@@ -592,7 +591,6 @@ def _fit(session: _Session) -> TrainResult:
             if last else f"no epoch was completed; start again with: zspace train --resume {run.root}"))
         raise
     finally:
-        stop_signals.__exit__(None, None, None)
         trainer.stop_signals = None
         epochs_bar.close()
         board.close()
