@@ -15,7 +15,7 @@ from zspace.pipeline import precision as precision_module
 from zspace.pipeline.config import TrainConfig
 from zspace.pipeline.encode import encode
 from zspace.pipeline.precision import Precision, resolve_precision
-from zspace.pipeline.processes import Distributed, SingleProcess, process_strategy, shard_rows
+from zspace.pipeline.processes import Distributed, SingleProcess, process_device, process_strategy, shard_rows
 from zspace.pipeline.run import open_run
 from zspace.pipeline.train import Trainer, TrainerState
 
@@ -52,6 +52,19 @@ def test_auto_picks_bf16_only_on_gpus_with_native_bf16(monkeypatch):
     monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: (7, 0))
     with pytest.raises(ZspaceError, match="compute capability >= 8.0"):
         resolve_precision(gpu, "bf16")
+
+
+def test_a_task_that_sees_one_gpu_uses_it_whatever_its_local_rank(monkeypatch):
+    # srun --gpus-per-task=1: task 3 of a node sees only its own GPU, as device 0
+    chosen = []
+    monkeypatch.setattr(torch.cuda, "set_device", chosen.append)
+    monkeypatch.setenv("WORLD_SIZE", "4")
+    monkeypatch.setenv("LOCAL_RANK", "3")
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    assert process_device(torch.device("cuda")) == torch.device("cuda", 0) and chosen == [0]
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)  # more tasks than the GPUs they share
+    with pytest.raises(ZspaceError, match="LOCAL_RANK=3 but only 2 GPUs are visible"):
+        process_device(torch.device("cuda"))
 
 
 def test_a_legacy_amp_flag_becomes_a_precision():

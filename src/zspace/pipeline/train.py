@@ -511,9 +511,8 @@ def _prepare(run: Run, start_epoch: int, train_set: ImageSet | None = None, in_e
     else:
         torch.backends.cudnn.benchmark = True  # fastest kernels; bit-identical resume is promised on CPU only
     precision = resolve_precision(device, config.precision, model_config)
-    processes = process_strategy(device)
 
-    # --- data -------------------------------------------------------------------
+    # --- data (before the process group forms: a cold image cache may take longer than its timeout) ---------
     train_set = train_set or load_split(config, "train", n=config.n_train)
     val_set = load_split(config, "test", n=config.n_val)
     require(len(train_set.images) > 0 and len(val_set.images) > 0,
@@ -523,7 +522,8 @@ def _prepare(run: Run, start_epoch: int, train_set: ImageSet | None = None, in_e
             f"data {config.data} has images of shape {train_set.images.shape[1:]} but run {run.root} was "
             f"trained on {tuple(model_config.input_shape)}; use the same --data and image size")
 
-    # --- model, optimiser, state -------------------------------------------------
+    # --- processes, model, optimiser, state ---------------------------------------
+    processes = process_strategy(device)
     trainer = Trainer(config, model_config, device, precision, processes, run=run)
     if in_epoch:
         start_epoch = trainer.restore_in_epoch()
