@@ -1,7 +1,9 @@
 """Model + data -> Z store: place every image of a split in latent space.
 
 The model is used through an :class:`~zspace.pipeline.session.InferenceSession`; the batch-wise forward
-pass is :func:`zspace.pipeline.forward.encode_images` (re-exported here).
+pass is :func:`zspace.pipeline.forward.encode_images` (re-exported here). On N processes (torchrun,
+srun) or N jobs (``shard=(i, N)``, ``zspace encode --shard i/N``) a Z directory is written as N shards,
+one per writer, nothing gathered (:func:`encode`; the layout is :mod:`zspace.pipeline.zstore`'s).
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def encode(run: Run | str | Path, data: str | None = None, split: str = "test", 
     failed or killed encode leaves no part of it, and an existing one is
     replaced only when encoding succeeds.
 
-    Sharded (a Z directory ``out`` under torchrun with N > 1 processes, or
+    Sharded (a Z directory ``out`` under torchrun or srun with N > 1 processes, or
     ``shard=(i, N)`` in one process): this process encodes its contiguous
     share of the rows (process ``RANK``, or part ``i``; the rule of
     :func:`~zspace.pipeline.processes.shard_rows`) into its own shard of
@@ -163,9 +165,9 @@ def _shard_of(out: str | Path | None, shard: tuple[int, int] | None) -> tuple[in
             raise ZspaceError(f"--shard {shard[0]}/{shard[1]} writes one part of a sharded Z directory, but {what}; "
                               "give --out a directory path (one not ending in .npz), or drop --shard")
         if dist.world_size() > 1:
-            raise ZspaceError(f"--shard {shard[0]}/{shard[1]} encodes one part in one process, but torchrun started "
-                              f"{dist.world_size()} processes, which share the rows already; drop --shard, or run "
-                              "one process per part without torchrun")
+            raise ZspaceError(f"--shard {shard[0]}/{shard[1]} encodes one part in one process, but this is one of "
+                              f"{dist.world_size()} processes (WORLD_SIZE, from torchrun or srun), which share the "
+                              "rows already, one shard each; drop --shard, or start one process per part")
         return shard
     return (dist.rank(), dist.world_size()) if writes_shards(out) else None
 

@@ -45,7 +45,7 @@ that readers refuse. Its CRC-32 of each shard's meta.json, which lists
 the CRC-32 of the shard's files, covers every byte. A killed writer's
 shard is resumed by the same command: complete shards of the same encode
 whose CRC-32 verify are kept (:func:`shard_written`), the others encoded.
-A one-process Z directory keeps the layout above (format zspace.zdir/1).
+A one-process Z directory keeps the first layout (format zspace.zdir/1).
 
 :func:`load_zstore` reads a sharded Z directory as one store in row order:
 ``z``, ``mu``, ``logvar`` and ``factors`` are
