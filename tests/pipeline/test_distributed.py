@@ -185,9 +185,12 @@ def test_a_preempted_job_and_a_killed_worker_under_max_restarts_still_end_bit_id
             "--checkpoint-every", "2"]
     stopped = torchrun(2, *argv, kill_at="batch:7@0", env={faults.SIGNAL_ENV: "TERM"})
     assert stopped.returncode != 0
-    exits = re.findall(r"rank\s*:\s*(\d+) \(local_rank: \d+\)\s*exitcode\s*:\s*(\d+)", stopped.stderr)
-    assert sorted(exits) == [("0", "75"), ("1", "75")], stopped.stderr[-3000:]  # torchrun's report of each worker
-    assert "SIGTERM received: stopped in epoch 2 after batch 3 of 4" in stopped.stderr
+    # torchrun's report: the first worker to end exits 75; torchrun then sends SIGTERM to the other, which is
+    # leaving too (its own exit 75, or -15 when the signal arrives while Python shuts down)
+    exits = dict(re.findall(r"rank\s*:\s*(\d+) \(local_rank: \d+\)\s*exitcode\s*:\s*(-?\d+)", stopped.stderr))
+    assert "75" in exits.values() and set(exits.values()) <= {"75", "-15"}, stopped.stderr[-3000:]
+    assert "SIGTERM received: stopped in epoch 2 after batch 3 of 4" in stopped.stderr  # rank 0, signalled
+    assert "a stop signal received: stopped in epoch 2 after batch 3 of 4" in stopped.stderr  # rank 1, told
     assert checkpoint.in_epoch_position(run / "checkpoints") == (2, 3)
     assert [r["epoch"] for r in io.read_jsonl(run / "metrics.jsonl")] == [1]
 

@@ -102,7 +102,13 @@ class Distributed:
         self._td = td
         if not td.is_initialized():
             backend = "nccl" if device.type == "cuda" else "gloo"
-            td.init_process_group(backend=backend, timeout=datetime.timedelta(minutes=30))
+            timeout = datetime.timedelta(minutes=30)
+            store = _restart_store(timeout)
+            if store is None:
+                td.init_process_group(backend=backend, timeout=timeout)
+            else:
+                td.init_process_group(backend=backend, store=store, rank=dist.rank(), world_size=dist.world_size(),
+                                      timeout=timeout)
         self.rank = td.get_rank()
         self.world_size = td.get_world_size()
         self.device = device
@@ -154,6 +160,25 @@ class Distributed:
             self.barrier()
             _RETIRED_GROUPS.append(self._td.group.WORLD)
             self._td.destroy_process_group()
+
+
+def _restart_store(timeout: datetime.timedelta):
+    """torchrun's agent store with keys of this restart's own (``zspace/attempt_<TORCHELASTIC_RESTART_COUNT>/``),
+    or None where torchrun does not share its store with the workers.
+
+    torchrun keeps one store for every restart of its workers, and the process
+    group's keys carry no attempt number: a worker restarted by
+    ``--max-restarts`` could read the address a dead worker of the previous
+    attempt published, and fail with "Gloo connectFullMesh failed ...
+    Connection refused" (seen in the restart test, about one run in two).
+    """
+    import torch.distributed as td
+
+    if os.environ.get("TORCHELASTIC_USE_AGENT_STORE") != "True":
+        return None
+    agent = td.TCPStore(os.environ["MASTER_ADDR"], int(os.environ["MASTER_PORT"]), dist.world_size(),
+                        is_master=False, timeout=timeout)
+    return td.PrefixStore(f"zspace/attempt_{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}", agent)
 
 
 def process_device(device: torch.device) -> torch.device:
