@@ -310,6 +310,17 @@ class LabRun(Run):
         in [0, 1] of points z (N, z_dim). See :class:`~zspace.pipeline.session.InferenceSession`."""
         return open_session(self, epoch, device, precision)
 
+    def decode(self, z: Any, *, epoch: int | None = None, precision: str | None = None,
+               device: str = "auto") -> np.ndarray:
+        """Float32 images (n, H, W, C) in [0, 1] of the points ``z`` (n, z_dim): the decode ``zspace generate`` and
+        ``zspace explore`` do (its PNGs are exactly ``to_uint8`` of these). The model of each (epoch, precision,
+        device) is loaded once and kept."""
+        key = (epoch, precision, device)
+        sessions = self.__dict__.setdefault("_sessions", {})
+        if key not in sessions:
+            sessions[key] = open_session(self, epoch, device, precision)
+        return sessions[key].decode(np.asarray(_numpy(z), dtype=np.float32))
+
     def encode(self, split: str = ENCODE["split"], **options: Any) -> ZStore:
         """``zspace encode``: the z-points of a data split (``"train"``, ``"test"``, ``"all"``) as a ZStore.
 

@@ -24,7 +24,7 @@ LAYERS = {
     "pipeline": 2, "analysis": 2,
     "science": 3, "exports": 3,  # exports: runs' and Z files' points written for other programs (the Projector)
     "plots": 4, "factors": 4,  # factors: reads science's cached training codes; its figures come from plots, passed in
-    "report": 5,
+    "report": 5, "explore": 5,  # explore: the live explorer's server over runs and the science
     "demo": 6, "notebook": 6,
     "commands": 7,
     "cli": 8, "__main__": 9,

@@ -1,0 +1,277 @@
+"""The explorer's HTTP server: a Starlette application over the runs it was started with.
+
+Every request carries the token (query ``token=`` or header ``Authorization:
+token ...``), as Jupyter's do; without it, 403. Runs are addressed by the
+names the command line gave them; no request names a file. Bad input is a 400
+with ``{"error": ..., "field": ...}``, never a traceback; bodies above
+:data:`MAX_BODY_BYTES` are 413. Model work runs in Starlette's thread pool
+(the session's lock serialises it), so the event loop keeps serving.
+
+Endpoints (JSON; arrays of many numbers are base64 of little-endian float32,
+images base64 PNG of :func:`zspace.core.images.to_uint8` of the decode):
+
+``GET  /api/runs``                     the runs: name, z_dim, image shape, split, points, views, samplers
+``GET  /api/map?run&view``             every code's position in the view, labels, radius, void distance
+``POST /api/decode``    {run, z}         {images}: z (n, z_dim) decoded, n <= MAX_POINTS
+``POST /api/click``     {run, view, x, y, fill}   the point z of a click, its image, neighbours, void distance
+``GET  /api/code?run&row``             a code: the real image, its reconstruction, its z
+``GET  /api/direction?run&direction``  a unit vector: ``axis:A`` or ``pca:K``
+``POST /api/sample``    {run, sampler, n, seed, view}   sampled points, their positions and void distances
+``POST /api/interpolate`` {run, a, b, steps}  the straight path between two points: images, void profile
+"""
+
+from __future__ import annotations
+
+import base64
+import io as bytes_io
+import json
+import secrets
+from pathlib import Path
+from typing import Any, Awaitable, Callable
+
+import numpy as np
+from PIL import Image
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from starlette.routing import Route
+
+from zspace.core.errors import ZspaceError
+from zspace.core.images import to_uint8
+from zspace.explore.runs import ExploreRun
+
+#: most points one request may decode or sample positions for
+MAX_POINTS = 256
+#: most points one /api/sample may draw
+MAX_SAMPLES = 20000
+#: largest request body accepted (bytes)
+MAX_BODY_BYTES = 1 << 20
+#: the page and its script
+PAGES = Path(__file__).parent / "pages"
+
+
+class BadRequest(Exception):
+    """A 400: ``field`` of the request is wrong, ``message`` says how."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def png_base64(image: np.ndarray) -> str:
+    """Base64 PNG of one float image (H, W, C) in [0, 1], exactly its :func:`to_uint8` pixels."""
+    pixels = to_uint8(image)
+    buffer = bytes_io.BytesIO()
+    Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def float32_base64(values: np.ndarray) -> str:
+    """Base64 of the little-endian float32 bytes of ``values`` (the page reads them into a Float32Array)."""
+    return base64.b64encode(np.ascontiguousarray(values, dtype="<f4").tobytes()).decode("ascii")
+
+
+# -- reading requests ---------------------------------------------------------------------------------------
+def _number(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise BadRequest(field, f"{field} must be a number, not {type(value).__name__}")
+    if not np.isfinite(value):
+        raise BadRequest(field, f"{field} must be finite, not {value}")
+    return float(value)
+
+
+def _integer(value: Any, field: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value))
+        except ValueError:
+            raise BadRequest(field, f"{field} must be an integer") from None
+    if not low <= value <= high:
+        raise BadRequest(field, f"{field} must be from {low} to {high}, not {value}")
+    return value
+
+
+def _points(value: Any, field: str, z_dim: int, limit: int = MAX_POINTS) -> np.ndarray:
+    """A list of points (each a list of z_dim finite numbers) as float32 (n, z_dim)."""
+    if not isinstance(value, list) or not value:
+        raise BadRequest(field, f"{field} must be a non-empty list of points (lists of {z_dim} numbers)")
+    if len(value) > limit:
+        raise BadRequest(field, f"{field} has {len(value)} points; at most {limit} per request")
+    rows = []
+    for i, row in enumerate(value):
+        if not isinstance(row, list) or len(row) != z_dim:
+            raise BadRequest(field, f"{field}[{i}] must be a list of {z_dim} numbers (z_dim of this run)")
+        rows.append([_number(v, f"{field}[{i}]") for v in row])
+    points = np.asarray(rows, dtype=np.float64)
+    if np.abs(points).max() > 1e6:
+        raise BadRequest(field, f"{field} holds values beyond 1e6 in size")
+    return points.astype(np.float32)
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    size = int(request.headers.get("content-length") or 0)
+    if size > MAX_BODY_BYTES:
+        raise BadRequest("body", f"the request body is {size} bytes; at most {MAX_BODY_BYTES}")
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY_BYTES:
+            raise BadRequest("body", f"the request body is over {MAX_BODY_BYTES} bytes")
+    try:
+        body = json.loads(raw or b"null")
+    except (ValueError, RecursionError):
+        raise BadRequest("body", "the request body must be JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("body", "the request body must be a JSON object")
+    return body
+
+
+class Explorer:
+    """The state behind the server: the runs by name, and the token."""
+
+    def __init__(self, runs: dict[str, ExploreRun], token: str | None = None) -> None:
+        self.runs = runs
+        self.token = token or secrets.token_urlsafe(24)
+
+    def run(self, name: Any) -> ExploreRun:
+        if not isinstance(name, str) or name not in self.runs:
+            raise BadRequest("run", f"run {name!r} is not served here; one of: {', '.join(self.runs)}")
+        return self.runs[name]
+
+    # -- handlers (thread pool) --------------------------------------------------------------------------------
+    def runs_listing(self) -> dict[str, Any]:
+        return {"runs": [r.describe() for r in self.runs.values()]}
+
+    def map(self, query: dict[str, Any]) -> dict[str, Any]:
+        run = self.run(query.get("run"))
+        view = run.view(query.get("view") or "pca:1,2")
+        positions = run.space.coordinates(view)
+        return {"run": run.name, "view": view.name, "n": len(positions), "x": float32_base64(positions[:, 0]),
+                "y": float32_base64(positions[:, 1]), "labels": run.labels_list(),
+                "radius": float32_base64(run.radius), "void": float32_base64(run.void)}
+
+    def decode(self, body: dict[str, Any]) -> dict[str, Any]:
+        run = self.run(body.get("run"))
+        z = _points(body.get("z"), "z", run.space.z_dim)
+        return {"images": [png_base64(image) for image in run.decode(z)]}
+
+    def click(self, body: dict[str, Any]) -> dict[str, Any]:
+        run = self.run(body.get("run"))
+        view = run.view(body.get("view") or "pca:1,2")
+        x, y = _number(body.get("x"), "x"), _number(body.get("y"), "y")
+        fill = body.get("fill", "mean")
+        if fill not in ("mean", "nearest", "zero"):
+            raise BadRequest("fill", f"fill {fill!r} is unknown; use mean, nearest or zero")
+        z = run.space.click(view, (x, y), fill).astype(np.float32)
+        rows, distances = run.space.nearest_codes(z, k=6)
+        return {"z": z.tolist(), "image": png_base64(run.decode(z[None])[0]),
+                "void_distance": float(run.space.void_distance(z[None])[0]),
+                "neighbours": [{"row": int(r), "distance": float(d), "image": png_base64(run.real_image(int(r)))}
+                               for r, d in zip(rows, distances)]}
+
+    def code(self, query: dict[str, Any]) -> dict[str, Any]:
+        run = self.run(query.get("run"))
+        row = _integer(query.get("row"), "row", 0, len(run.space.codes) - 1)
+        return {"row": row, "z": run.space.codes[row].tolist(), "image": png_base64(run.real_image(row)),
+                "reconstruction": png_base64(run.decode(run.space.codes[row][None])[0]),
+                "label": run.label_of(row)}
+
+    def direction(self, query: dict[str, Any]) -> dict[str, Any]:
+        run = self.run(query.get("run"))
+        spec = str(query.get("direction", ""))
+        kind, _, index = spec.partition(":")
+        if kind not in ("axis", "pca") or not index.isdigit():
+            raise BadRequest("direction", f"direction {spec!r} must be axis:A or pca:K")
+        try:
+            return {"direction": spec, "vector": run.space.direction(kind, int(index)).tolist()}
+        except ZspaceError as exc:
+            raise BadRequest("direction", str(exc)) from None
+
+    def sample(self, body: dict[str, Any]) -> dict[str, Any]:
+        run = self.run(body.get("run"))
+        n = _integer(body.get("n", 500), "n", 1, MAX_SAMPLES)
+        seed = _integer(body.get("seed", 0), "seed", 0, 2 ** 31 - 1)
+        view = run.view(body.get("view") or "pca:1,2")
+        sampler = body.get("sampler")
+        if not isinstance(sampler, str) or not sampler:
+            raise BadRequest("sampler", "sampler must be a sampler spec (normal, uniform:2, gmm:10, ...)")
+        try:
+            z = run.sample(sampler, n, seed)
+        except ZspaceError as exc:
+            raise BadRequest("sampler", str(exc)) from None
+        positions = run.space.coordinates(view, z)
+        return {"sampler": sampler, "n": n, "x": float32_base64(positions[:, 0]),
+                "y": float32_base64(positions[:, 1]), "z": float32_base64(z),
+                "void": float32_base64(run.space.void_distance(z))}
+
+    def interpolate(self, body: dict[str, Any]) -> dict[str, Any]:
+        run = self.run(body.get("run"))
+        ends = _points([body.get("a"), body.get("b")], "a, b", run.space.z_dim, limit=2)
+        steps = _integer(body.get("steps", 9), "steps", 2, 64)
+        t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+        path = (1 - t) * ends[0] + t * ends[1]
+        return {"t": t[:, 0].tolist(), "images": [png_base64(image) for image in run.decode(path)],
+                "void_distance": run.space.void_distance(path).tolist()}
+
+
+def create_app(explorer: Explorer) -> Starlette:
+    """The Starlette application serving ``explorer``'s runs (see the module docstring)."""
+
+    def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        async def endpoint(request: Request) -> Response:
+            given = request.query_params.get("token") or \
+                request.headers.get("authorization", "").removeprefix("token ").strip()
+            if not secrets.compare_digest(given.encode(), explorer.token.encode()):
+                return JSONResponse({"error": "a valid token is needed (?token=... or Authorization: token ...)",
+                                     "field": "token"}, status_code=403)
+            try:
+                return await handler(request)
+            except BadRequest as exc:
+                status = {"body": 413 if "bytes" in str(exc) else 400, "run": 404}.get(exc.field, 400)
+                return JSONResponse({"error": str(exc), "field": exc.field}, status_code=status)
+            except ZspaceError as exc:
+                return JSONResponse({"error": str(exc), "field": None}, status_code=400)
+        return endpoint
+
+    def json_get(method: Callable[[dict[str, Any]], dict[str, Any]]):
+        async def handler(request: Request) -> Response:
+            return JSONResponse(await run_in_threadpool(method, dict(request.query_params)))
+        return guarded(handler)
+
+    def json_post(method: Callable[[dict[str, Any]], dict[str, Any]]):
+        async def handler(request: Request) -> Response:
+            body = await _body(request)
+            return JSONResponse(await run_in_threadpool(method, body))
+        return guarded(handler)
+
+    async def runs(request: Request) -> Response:
+        return JSONResponse(await run_in_threadpool(explorer.runs_listing))
+
+    async def index(request: Request) -> Response:  # the token is URL-safe base64: nothing to escape
+        return HTMLResponse((PAGES / "index.html").read_text(encoding="utf-8").replace("__TOKEN__", explorer.token))
+
+    async def script(request: Request) -> Response:
+        return FileResponse(PAGES / "explore.js", media_type="text/javascript")
+
+    async def plotly_js(request: Request) -> Response:
+        from plotly.offline import get_plotlyjs
+
+        return Response(get_plotlyjs(), media_type="text/javascript")
+
+    return Starlette(routes=[
+        Route("/", guarded(index)),
+        Route("/static/explore.js", guarded(script)),
+        Route("/static/plotly.min.js", guarded(plotly_js)),
+        Route("/api/runs", guarded(runs)),
+        Route("/api/map", json_get(explorer.map)),
+        Route("/api/code", json_get(explorer.code)),
+        Route("/api/direction", json_get(explorer.direction)),
+        Route("/api/decode", json_post(explorer.decode), methods=["POST"]),
+        Route("/api/click", json_post(explorer.click), methods=["POST"]),
+        Route("/api/sample", json_post(explorer.sample), methods=["POST"]),
+        Route("/api/interpolate", json_post(explorer.interpolate), methods=["POST"]),
+    ])
+
+
+__all__ = ["Explorer", "BadRequest", "create_app", "png_base64", "float32_base64", "MAX_POINTS", "MAX_BODY_BYTES"]

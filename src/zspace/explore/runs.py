@@ -1,0 +1,119 @@
+"""One run as the explorer serves it: its model loaded once, one split's images and codes, its latent space.
+
+Opening checks the run as every command does (a checkpoint that fails
+verification is refused with the usual one-line error) and writes nothing into
+the run directory except through zspace's atomic caches (the encoded training
+codes the void measure needs; a fitted sampler the page asks for).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from zspace.explore.space import LatentSpace, View, parse_view
+from zspace.pipeline.run import Run, open_run
+from zspace.pipeline.session import InferenceSession, open_session
+from zspace.science.latents import fitted_sampler, training_latents
+from zspace.science.samplers import sampler_names
+
+#: views the page offers first (the seeds' PCA planes, where the codes have that many dimensions)
+SUGGESTED_PLANES = ((1, 2), (1, 18), (8, 35))
+
+
+@dataclass
+class ExploreRun:
+    """A served run (see the module docstring).
+
+    Attributes
+    ----------
+    name : str
+        How requests address it (the command line's name for it).
+    session : InferenceSession
+        The model, loaded once; every decode goes through ``session.decode``.
+    split : str
+        The split whose codes the map shows.
+    images : ndarray (N, H, W, C) uint8
+        The split's images; row i is code i.
+    labels : ndarray (N,) int or None
+    class_names : list of str
+    space : LatentSpace
+        Codes (a VAE's mu), principal components, void reference.
+    radius : ndarray (N,) float32
+        Each code's distance from 0.
+    void : ndarray (N,) float32
+        Each code's distance to the nearest training code, in void thresholds.
+    """
+
+    name: str
+    session: InferenceSession
+    split: str
+    images: np.ndarray
+    labels: np.ndarray | None
+    class_names: list[str]
+    space: LatentSpace
+    radius: np.ndarray
+    void: np.ndarray
+
+    @classmethod
+    def open(cls, name: str, run_dir: str | Path | Run, *, split: str = "test", n: int | None = None,
+             epoch: int | None = None, device: str = "auto", precision: str | None = None,
+             seed: int = 0) -> "ExploreRun":
+        """Load ``run_dir``'s model once and encode ``split`` (at most ``n`` images) with it."""
+        run = run_dir if isinstance(run_dir, Run) else open_run(run_dir)
+        session = open_session(run, epoch, device, precision)
+        data = run.data_split(split, n=n)
+        encoded = session.encode(data.images, seed=seed, desc=f"encoding {name}")
+        codes = encoded.get("mu", encoded["z"])
+        space = LatentSpace.build(codes, training_latents(run, session.epoch, device), seed=seed)
+        return cls(name=name, session=session, split=split, images=data.images, labels=data.labels,
+                   class_names=list(data.class_names or []), space=space,
+                   radius=np.linalg.norm(space.codes, axis=1).astype(np.float32),
+                   void=space.void_distance(space.codes).astype(np.float32))
+
+    @property
+    def run(self) -> Run:
+        return self.session.run
+
+    def view(self, name: str) -> View:
+        return parse_view(name, self.space.z_dim)
+
+    def views(self) -> list[str]:
+        """The views the page lists first: the seeds' PCA planes that exist, then the first two axes."""
+        planes = [f"pca:{i},{j}" for i, j in SUGGESTED_PLANES if j <= self.space.z_dim]
+        return planes + ["axes:0,1"]
+
+    def decode(self, z: np.ndarray) -> np.ndarray:
+        """Float32 images (n, H, W, C) in [0, 1] of points z (n, z_dim): the session's decode."""
+        return self.session.decode(np.asarray(z, dtype=np.float32), desc=f"decoding {self.name}")
+
+    def real_image(self, row: int) -> np.ndarray:
+        """Image ``row`` of the split as float (H, W, C) in [0, 1] (exactly its uint8 levels / 255)."""
+        return self.images[row].astype(np.float32) / 255.0
+
+    def label_of(self, row: int) -> str | None:
+        if self.labels is None:
+            return None
+        label = int(self.labels[row])
+        return self.class_names[label] if 0 <= label < len(self.class_names) else str(label)
+
+    def labels_list(self) -> list[int] | None:
+        return None if self.labels is None else [int(v) for v in self.labels]
+
+    def sample(self, spec: str, n: int, seed: int) -> np.ndarray:
+        """``n`` points (n, z_dim) float32 of sampler ``spec`` (fitted to the training codes and saved in the
+        run when it needs a fit), as ``zspace generate`` draws them."""
+        sampler = fitted_sampler(self.run, spec, epoch=self.session.epoch, device=str(self.session.device))
+        return np.asarray(sampler.sample(n, np.random.default_rng(seed)), dtype=np.float32)
+
+    def describe(self) -> dict:
+        """What ``GET /api/runs`` says of this run."""
+        return {"name": self.name, "z_dim": self.space.z_dim, "image_shape": list(self.images.shape[1:]),
+                "model_kind": self.session.kind, "epoch": self.session.epoch, "split": self.split,
+                "n_points": int(len(self.space.codes)), "views": self.views(), "class_names": self.class_names,
+                "explained": self.space.explained[:10].tolist(), "samplers": sampler_names()}
+
+
+__all__ = ["ExploreRun", "SUGGESTED_PLANES"]

@@ -1,0 +1,143 @@
+"""The explorer's page in a real browser: Playwright driving Debian's headless Chromium against a real server.
+
+A click on a known spot of a PCA plane must show the decode of the z the page reports (compared pixel for pixel
+with ``open_run(d).decode``); a slider drag changes the image; two picks give the interpolation strip; a sampler's
+points are overlaid. On CI a missing browser or Playwright is a failure, elsewhere a skip.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import zspace
+from zspace.core.images import to_uint8
+
+
+@pytest.fixture(scope="module")
+def page(served, skip_or_fail_on_ci):
+    server, _ = served
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        skip_or_fail_on_ci("playwright is not installed (pip install 'zspace[dev]')")
+    browser_path = next((shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome")
+                         if shutil.which(b)), None)
+    if browser_path is None:
+        skip_or_fail_on_ci("no Chromium to drive (make test installs Debian's chromium on CI)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=browser_path, headless=True,
+                                             args=["--no-sandbox", "--disable-gpu", "--use-gl=swiftshader"])
+        tab = browser.new_page(viewport={"width": 1600, "height": 1000})
+        tab.goto(server.url)
+        tab.wait_for_function("() => { const s = document.body.dataset.zspaceStatus;"
+                              " return s && JSON.parse(s).ready && JSON.parse(s).drawn === 2; }", timeout=60000)
+        tab.set_default_timeout(30000)
+        yield tab
+        browser.close()
+
+
+def status(tab) -> dict:
+    return json.loads(tab.evaluate("document.body.dataset.zspaceStatus"))
+
+
+def done(tab, action: str) -> int:
+    """How many times the page finished ``action`` (click, walk, interpolate, overlay, hover)."""
+    return status(tab)["done"].get(action, 0)
+
+
+def wait_done(tab, action: str, before: int) -> None:
+    """Wait until the page finished ``action`` once more than ``before`` and has no request in flight."""
+    try:
+        tab.wait_for_function(f"() => {{ const s = JSON.parse(document.body.dataset.zspaceStatus);"
+                              f" return (s.done['{action}'] || 0) > {before} && s.busy === 0; }}")
+    except Exception:
+        raise AssertionError(f"the page did not finish {action}: {status(tab)}") from None
+
+
+def shown(tab, selector: str) -> np.ndarray:
+    src = tab.get_attribute(selector, "src")
+    image = np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))))
+    return image[..., None] if image.ndim == 2 else image
+
+
+def click_in_map(tab, run: str, fx: float, fy: float) -> tuple[float, float, float]:
+    """Click the map of ``run`` at the fractions (fx, fy) of its axes' ranges; return the data point (x, y)
+    aimed at and the size of one pixel in data units (the larger of the two axes')."""
+    x, y, pixel = tab.evaluate("""([run, fx, fy]) => {
+        const l = document.getElementById('map-' + run)._fullLayout, xr = l.xaxis.range, yr = l.yaxis.range;
+        return [xr[0] + fx * (xr[1] - xr[0]), yr[0] + fy * (yr[1] - yr[0]),
+                Math.max((xr[1] - xr[0]) / l.xaxis._length, (yr[1] - yr[0]) / l.yaxis._length)]; }""", [run, fx, fy])
+    px, py = tab.evaluate("""([run, x, y]) => {
+        const div = document.getElementById('map-' + run), l = div._fullLayout;
+        const area = div.querySelector('.nsewdrag').getBoundingClientRect();
+        return [area.left + l.xaxis.d2p(x), area.top + l.yaxis.d2p(y)]; }""", [run, x, y])
+    tab.mouse.click(px, py)
+    return x, y, pixel
+
+
+def test_the_page_draws_both_runs_without_errors(page):
+    assert status(page)["errors"] == []
+    counts = page.evaluate("['ae', 'vae'].map(r => document.getElementById('map-' + r).data[0].x.length)")
+    assert counts == [200, 200]
+
+
+def test_a_click_on_a_plane_shows_the_decode_of_the_point_the_page_reports(page, served):
+    _, runs = served
+    before = done(page, "click")
+    x, y, pixel = click_in_map(page, "vae", 0.8, 0.3)
+    wait_done(page, "click", before)
+    z = np.asarray(json.loads(page.text_content("#decoded-z")), dtype=np.float32)
+    clicked = page.evaluate("window.zspaceExplore.log.filter(e => e.event === 'click').at(-1)")
+    assert clicked["run"] == "vae" and clicked["view"] == "pca:1,2"
+    assert abs(clicked["x"] - x) <= 2 * pixel and abs(clicked["y"] - y) <= 2 * pixel  # where the mouse was
+    expected = to_uint8(zspace.open_run(runs["vae"]).decode(z[None]))[0]
+    assert np.array_equal(shown(page, "#decoded"), expected)
+    assert float(page.text_content("#void-distance")) >= 0
+
+
+def test_dragging_the_slider_changes_the_image(page, served):
+    _, runs = served
+    before = done(page, "click")
+    click_in_map(page, "ae", 0.5, 0.5)
+    wait_done(page, "click", before)
+    images = []
+    for t in (-2.0, 2.0):
+        before = done(page, "walk")
+        page.eval_on_selector("#slider", "(el, t) => { el.value = t; el.dispatchEvent(new Event('input')); }", t)
+        wait_done(page, "walk", before)
+        images.append(shown(page, "#walked"))
+        z = np.asarray(json.loads(page.get_attribute("#walked", "data-z")), dtype=np.float32)
+        assert np.array_equal(images[-1], to_uint8(zspace.open_run(runs["ae"]).decode(z[None]))[0])
+    assert not np.array_equal(images[0], images[1])
+
+
+def test_two_picks_give_the_interpolation_strip(page):
+    for (fx, fy), button in (((0.2, 0.7), "#pick-a"), ((0.8, 0.3), "#pick-b")):
+        before = done(page, "click")
+        click_in_map(page, "ae", fx, fy)
+        wait_done(page, "click", before)
+        page.click(button)
+    before = done(page, "interpolate")
+    page.click("#interpolate")
+    wait_done(page, "interpolate", before)
+    assert page.evaluate("document.querySelectorAll('#strip img').length") == 9
+    profile = page.evaluate("document.getElementById('profile').data[0].y")
+    assert len(profile) == 9 and all(v >= 0 for v in profile)
+
+
+def test_a_sampler_is_overlaid_on_every_map(page):
+    page.fill("#sample-n", "300")
+    before = done(page, "overlay")
+    page.click("#overlay")
+    wait_done(page, "overlay", before)
+    counts = page.evaluate("['ae', 'vae'].map(r => document.getElementById('map-' + r).data[3].x.length)")
+    assert counts == [300, 300]
+    assert status(page)["errors"] == []
+
