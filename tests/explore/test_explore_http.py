@@ -144,7 +144,7 @@ json_values = st.recursive(st.none() | st.booleans() | st.floats(allow_nan=True)
                                                                                        max_size=4), max_leaves=20)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(path=st.sampled_from(["/api/decode", "/api/click", "/api/interpolate", "/api/sample"]),
        body=st.dictionaries(st.sampled_from(["run", "z", "x", "y", "view", "fill", "a", "b", "steps", "sampler", "n"]),
                             json_values, max_size=6))
