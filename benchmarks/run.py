@@ -119,6 +119,15 @@ SECTIONS: dict[str, tuple[str, str, list[str], list[str]]] = {
         "directory) before an analysis sees a byte; this is what that costs, cold-ish and warm page cache.",
         ["bench_zverify.py"],
         ["bench_zverify.py", "--n", "20000", "--d", "16"]),
+    "explore": (
+        "zspace explore: decode round trip, slider, 32 clients, a 170k-point map in Chromium (bench_explore.py, "
+        "issue 23)",
+        "Baseline in the same run: one forward pass of the decoder for one point in the server's own process "
+        "(session.decode), so the table shows what HTTP, JSON and PNG add. Targets: round trip p95 <= 30 ms; "
+        "slider >= 20 frames/s; 32 clients x 50 decodes without error, p95 <= 250 ms, RSS flat; 170k points "
+        "drawn in <= 3 s, a zoom re-render <= 200 ms.",
+        ["bench_explore.py"],
+        ["bench_explore.py", "--n", "20", "--map-points", "5000", "--models", "28x28 z16"]),
 }
 
 

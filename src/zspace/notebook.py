@@ -321,6 +321,24 @@ class LabRun(Run):
             sessions[key] = open_session(self, epoch, device, precision)
         return sessions[key].decode(np.asarray(_numpy(z), dtype=np.float32))
 
+    def explore(self, *others: str | Path | Run, split: str = "test", n: int | None = None, height: int = 760) -> Any:
+        """``zspace explore`` in the notebook: this run (and ``others`` beside it) served from a background thread
+        on 127.0.0.1; the page shows inline (an IPython IFrame, whose ``server.stop()`` ends it). Needs the
+        ``explore`` extra. Outside IPython the :class:`~zspace.explore.server.Server` is returned (``.url``)."""
+        try:
+            from zspace.explore.server import Server, open_explorer
+        except ImportError as exc:
+            raise ZspaceError(f"explore needs its web server ({exc.name} is missing): "
+                              "pip install 'zspace[explore]'") from None
+        server = Server(open_explorer([self, *others], split=split, n=n)).start()
+        try:
+            from IPython.display import IFrame
+        except ImportError:
+            return server
+        frame = IFrame(server.url, width="100%", height=height)
+        frame.server = server
+        return frame
+
     def encode(self, split: str = ENCODE["split"], **options: Any) -> ZStore:
         """``zspace encode``: the z-points of a data split (``"train"``, ``"test"``, ``"all"``) as a ZStore.
 

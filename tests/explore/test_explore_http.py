@@ -155,3 +155,14 @@ def test_fuzzed_bodies_get_an_answer_never_a_crash(served, path, body):
     assert status in (200, 400, 404), (status, answer)
     if status != 200:
         assert isinstance(answer, dict) and answer.get("error")
+
+
+def test_open_run_explore_serves_the_run_from_a_notebook(ae_run):
+    frame = zspace.open_run(ae_run).explore(n=50)
+    server = getattr(frame, "server", frame)  # an IFrame in IPython, else the server itself
+    try:
+        status, body = call(server, "/api/runs")
+        assert status == 200 and [(r["name"], r["n_points"]) for r in body["runs"]] == [(ae_run.name, 50)]
+        assert getattr(frame, "src", server.url) == server.url
+    finally:
+        server.stop()

@@ -81,6 +81,8 @@ CASES = {
                                             "existing.npz"),
     "projector over a corrupted checkpoint": (_break_latest_checkpoint, ["projector", "RUN", "--out", "OUT/proj"],
                                               "is corrupted"),
+    "explore over a corrupted checkpoint": (_break_latest_checkpoint_and_drop_latents, ["explore", "RUN"],
+                                            "is corrupted"),
 }
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import shlex
+from pathlib import Path
 
 from zspace.commands._common import add_device, at_least
 from zspace.demo import DemoConfig, format_summary, run_demo
@@ -41,4 +43,6 @@ def run(args: argparse.Namespace) -> int:
     summary = run_demo(args.out, config)
     print(format_summary(summary))
     print(f"report: {summary['report']}")
+    runs = " ".join(shlex.quote(str(Path(args.out) / name)) for name in summary["models"])
+    print(f"explore the latent spaces (click a point, see it decoded): zspace explore {runs}")
     return 0

@@ -16,6 +16,7 @@ from zspace.core.errors import ZspaceError
 from zspace.core.log import get_logger
 from zspace.explore.app import Explorer, create_app
 from zspace.explore.runs import ExploreRun
+from zspace.pipeline.run import Run
 
 log = get_logger(__name__)
 
@@ -23,11 +24,11 @@ log = get_logger(__name__)
 LOCALHOST = "127.0.0.1"
 
 
-def run_names(run_dirs: Sequence[str | Path]) -> list[str]:
+def run_names(run_dirs: Sequence[str | Path | Run]) -> list[str]:
     """Names for the runs the command line gave: each directory's name, made unique with -2, -3, ..."""
     names: list[str] = []
     for d in run_dirs:
-        base = Path(d).resolve().name or "run"
+        base = Path(d.root if isinstance(d, Run) else d).resolve().name or "run"
         name, k = base, 2
         while name in names:
             name, k = f"{base}-{k}", k + 1
@@ -35,7 +36,7 @@ def run_names(run_dirs: Sequence[str | Path]) -> list[str]:
     return names
 
 
-def open_explorer(run_dirs: Sequence[str | Path], *, split: str = "test", n: int | None = None,
+def open_explorer(run_dirs: Sequence[str | Path | Run], *, split: str = "test", n: int | None = None,
                   epoch: int | None = None, device: str = "auto", precision: str | None = None,
                   token: str | None = None) -> Explorer:
     """An :class:`Explorer` of ``run_dirs`` (each opened and checked before anything is served)."""
