@@ -50,12 +50,12 @@ def check_header(fh: BinaryIO, available: int) -> tuple[tuple[int, ...], np.dtyp
     version, Python objects, a negative or impossible shape, or data the
     header declares but the file does not hold.
     """
-    shape, dtype, _ = _checked_header(fh, available)
+    shape, dtype, _ = read_header(fh, available)
     return shape, dtype
 
 
-def _checked_header(fh: BinaryIO, available: int) -> tuple[tuple[int, ...], np.dtype, bool]:
-    """:func:`check_header`, with the header's ``fortran_order`` flag."""
+def read_header(fh: BinaryIO, available: int) -> tuple[tuple[int, ...], np.dtype, bool]:
+    """:func:`check_header`, with the header's ``fortran_order`` flag; ``fh`` is left at the first data byte."""
     version = np.lib.format.read_magic(fh)
     try:
         if version == (1, 0):
@@ -144,7 +144,7 @@ def _map(fh: BinaryIO, start: int, end: int, crc32: int | None = None) -> np.nda
     """Memory map of the .npy stored in bytes [start, end) of the open file ``fh``, its header checked, then
     (when ``crc32`` is given) the CRC-32 of those bytes."""
     fh.seek(start)
-    shape, dtype, fortran = _checked_header(fh, end)
+    shape, dtype, fortran = read_header(fh, end)
     offset = fh.tell()
     if crc32 is not None:
         check_crc32(fh.fileno(), crc32, start, end - start)

@@ -84,6 +84,7 @@ from zspace.core.checksums import IntegrityError, file_sha256, verify_files
 from zspace.core.errors import ZspaceError
 from zspace.core.io import atomic_path, write_json
 from zspace.core.log import get_logger
+from zspace.core.npyfiles import read_header
 from zspace.core.progress import progress
 from zspace.data import imagefiles
 
@@ -273,13 +274,7 @@ def _open_checked(path: Path, sha256: str, recorded: object, recorded_at_ns: int
 
 def _memmap_npy(fh) -> np.memmap:
     """A read-only memory map of the uint8 .npy open as ``fh`` (the file itself, not whatever its path names now)."""
-    version = np.lib.format.read_magic(fh)
-    if version == (1, 0):
-        shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(fh)
-    elif version == (2, 0):
-        shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(fh)
-    else:
-        raise ValueError(f"unexpected .npy version {version}")
+    shape, dtype, fortran_order = read_header(fh, os.fstat(fh.fileno()).st_size)
     if fortran_order or dtype != np.uint8 or not shape or 0 in shape:
         raise ValueError(f"not a C-ordered, non-empty uint8 array: {dtype} {shape}")
     return np.memmap(fh, dtype=np.uint8, mode="r", shape=shape, offset=fh.tell(), order="C")
