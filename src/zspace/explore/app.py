@@ -148,7 +148,8 @@ class Explorer:
         view = run.view(query.get("view") or "pca:1,2")
         positions = run.space.coordinates(view)
         return {"run": run.name, "view": view.name, "n": len(positions), "x": float32_base64(positions[:, 0]),
-                "y": float32_base64(positions[:, 1]), "labels": run.labels_list(),
+                "y": float32_base64(positions[:, 1]),
+                "labels": None if run.labels is None else float32_base64(run.labels.astype(np.float32)),
                 "radius": float32_base64(run.radius), "void": float32_base64(run.void)}
 
     def decode(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -99,9 +99,6 @@ class ExploreRun:
         label = int(self.labels[row])
         return self.class_names[label] if 0 <= label < len(self.class_names) else str(label)
 
-    def labels_list(self) -> list[int] | None:
-        return None if self.labels is None else [int(v) for v in self.labels]
-
     def sample(self, spec: str, n: int, seed: int) -> np.ndarray:
         """``n`` points (n, z_dim) float32 of sampler ``spec`` (fitted to the training codes and saved in the
         run when it needs a fit), as ``zspace generate`` draws them."""

@@ -35,9 +35,8 @@ const png = b64 => "data:image/png;base64," + b64;
 
 function colours(run, data) {
   const by = document.getElementById("colour").value;
-  if (by === "label" && data.labels) { return { color: data.labels, colorscale: "Portland" }; }
-  const values = by === "void" ? floats(data.void) : floats(data.radius);
-  return { color: Array.from(values), colorscale: "Viridis", showscale: true };
+  if (by === "label" && data.labels) { return { color: floats(data.labels), colorscale: "Portland" }; }
+  return { color: by === "void" ? floats(data.void) : floats(data.radius), colorscale: "Viridis", showscale: true };
 }
 
 async function drawMap(run) {
