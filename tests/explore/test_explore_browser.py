@@ -141,3 +141,32 @@ def test_a_sampler_is_overlaid_on_every_map(page):
     assert counts == [300, 300]
     assert status(page)["errors"] == []
 
+
+
+def test_the_map_colours_by_a_known_factor(page):
+    option = page.evaluate("Array.from(document.querySelectorAll('#colour option')).map(o => o.textContent)"
+                           ".find(t => t.startsWith('factor:'))")
+    assert option is not None
+    page.select_option("#colour", option)
+    page.wait_for_function("() => { const d = document.getElementById('map-ae').data;"
+                           " return d && d[0].marker.showscale === true; }")
+    colours = page.evaluate("Array.from(document.getElementById('map-ae').data[0].marker.color)")
+    assert len(colours) == 200 and len(set(colours)) > 1 and status(page)["errors"] == []
+
+
+def test_hovering_a_code_shows_its_image_and_its_reconstruction(page, served):
+    _, runs = served
+    before = done(page, "hover")
+    px, py = page.evaluate("""() => {
+        const div = document.getElementById('map-ae'), l = div._fullLayout, d = div.data[0];
+        const area = div.querySelector('.nsewdrag').getBoundingClientRect();
+        return [area.left + l.xaxis.d2p(d.x[7]), area.top + l.yaxis.d2p(d.y[7])]; }""")
+    page.mouse.move(px - 30, py - 30)
+    page.mouse.move(px, py)
+    wait_done(page, "hover", before)
+    row = page.evaluate("window.zspaceExplore.log.filter(e => e.event === 'hover').at(-1).row")
+    run = zspace.open_run(runs["ae"])
+    images = run.data_split("test", n=200).images
+    assert np.array_equal(shown(page, "#hover-real"), images[row])
+    codes = run.session(device="cpu").encode(images)["z"]  # the whole split, as the server encodes it
+    assert np.array_equal(shown(page, "#hover-reco"), to_uint8(run.decode(codes[row:row + 1]))[0])

@@ -166,3 +166,38 @@ def test_open_run_explore_serves_the_run_from_a_notebook(ae_run):
         assert getattr(frame, "src", server.url) == server.url
     finally:
         server.stop()
+
+
+def test_the_map_carries_every_known_factor_of_the_split(served):
+    server, runs = served
+    data = zspace.open_run(runs["vae"]).data_split("test", n=N_POINTS)
+    status, body = call(server, "/api/map?run=vae&view=pca:1,2")
+    assert status == 200 and list(body["factors"]) == list(data.factor_names) and data.factor_names
+    for k, name in enumerate(data.factor_names):
+        assert np.array_equal(np.frombuffer(base64.b64decode(body["factors"][name]), dtype="<f4"),
+                              data.factors[:, k].astype(np.float32))
+
+
+def test_the_factor_directions_of_zspace_factors_are_slider_directions(ae_run, tmp_path):
+    import json
+    import shutil
+
+    from zspace import cli
+    from zspace.explore.server import Server, open_explorer
+
+    run = tmp_path / "ae"
+    shutil.copytree(ae_run, run)
+    assert cli.main(["factors", str(run)]) == 0
+    measures = json.loads((run / "factors" / "factors.json").read_text())["measures"]
+    server = Server(open_explorer([run], n=50, device="cpu")).start()
+    try:
+        _, listing = call(server, "/api/runs")
+        assert listing["runs"][0]["factor_directions"] == measures["factor_names"]
+        for name, row in zip(measures["factor_names"], measures["linear_direction"]):
+            status, body = call(server, f"/api/direction?run=ae&direction=factor:{name}")
+            assert status == 200
+            assert np.allclose(body["vector"], np.asarray(row) / np.linalg.norm(row), atol=1e-12)
+        status, body = call(server, "/api/direction?run=ae&direction=factor:no-such-factor")
+        assert status == 400 and body["field"] == "direction" and measures["factor_names"][0] in body["error"]
+    finally:
+        server.stop()

@@ -15,7 +15,7 @@ images base64 PNG of :func:`zspace.core.images.to_uint8` of the decode):
 ``POST /api/decode``    {run, z}         {images}: z (n, z_dim) decoded, n <= MAX_POINTS
 ``POST /api/click``     {run, view, x, y, fill}   the point z of a click, its image, neighbours, void distance
 ``GET  /api/code?run&row``             a code: the real image, its reconstruction, its z
-``GET  /api/direction?run&direction``  a unit vector: ``axis:A`` or ``pca:K``
+``GET  /api/direction?run&direction``  a unit vector: ``axis:A``, ``pca:K`` or ``factor:NAME``
 ``POST /api/sample``    {run, sampler, n, seed, view}   sampled points, their positions and void distances
 ``POST /api/interpolate`` {run, a, b, steps}  the straight path between two points: images, void profile
 """
@@ -150,7 +150,9 @@ class Explorer:
         return {"run": run.name, "view": view.name, "n": len(positions), "x": float32_base64(positions[:, 0]),
                 "y": float32_base64(positions[:, 1]),
                 "labels": None if run.labels is None else float32_base64(run.labels.astype(np.float32)),
-                "radius": float32_base64(run.radius), "void": float32_base64(run.void)}
+                "radius": float32_base64(run.radius), "void": float32_base64(run.void),
+                "factors": {} if run.factors is None else
+                {name: float32_base64(run.factors[:, k]) for k, name in enumerate(run.factor_names)}}
 
     def decode(self, body: dict[str, Any]) -> dict[str, Any]:
         run = self.run(body.get("run"))
@@ -181,11 +183,8 @@ class Explorer:
     def direction(self, query: dict[str, Any]) -> dict[str, Any]:
         run = self.run(query.get("run"))
         spec = str(query.get("direction", ""))
-        kind, _, index = spec.partition(":")
-        if kind not in ("axis", "pca") or not index.isdigit():
-            raise BadRequest("direction", f"direction {spec!r} must be axis:A or pca:K")
         try:
-            return {"direction": spec, "vector": run.space.direction(kind, int(index)).tolist()}
+            return {"direction": spec, "vector": run.direction(spec).tolist()}
         except ZspaceError as exc:
             raise BadRequest("direction", str(exc)) from None
 

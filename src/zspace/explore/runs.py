@@ -8,11 +8,13 @@ codes the void measure needs; a fitted sampler the page asks for).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from zspace.core.errors import ZspaceError
 from zspace.explore.space import LatentSpace, View, parse_view
 from zspace.pipeline.run import Run, open_run
 from zspace.pipeline.session import InferenceSession, open_session
@@ -45,6 +47,11 @@ class ExploreRun:
         Each code's distance from 0.
     void : ndarray (N,) float32
         Each code's distance to the nearest training code, in void thresholds.
+    factors : ndarray (N, F) float32 or None, factor_names : list of str
+        The split's known factors (shapes' generating factors, CelebA's attributes), for colouring.
+    factor_directions : dict of str to ndarray (d,)
+        Unit vectors of the factors' linear directions that ``zspace factors`` found (RUN/factors/factors.json),
+        when it ran on this checkpoint's codes; empty otherwise.
     """
 
     name: str
@@ -56,6 +63,9 @@ class ExploreRun:
     space: LatentSpace
     radius: np.ndarray
     void: np.ndarray
+    factors: np.ndarray | None = None
+    factor_names: list[str] = field(default_factory=list)
+    factor_directions: dict[str, np.ndarray] = field(default_factory=dict)
 
     @classmethod
     def open(cls, name: str, run_dir: str | Path | Run, *, split: str = "test", n: int | None = None,
@@ -71,7 +81,10 @@ class ExploreRun:
         return cls(name=name, session=session, split=split, images=data.images, labels=data.labels,
                    class_names=list(data.class_names or []), space=space,
                    radius=np.linalg.norm(space.codes, axis=1).astype(np.float32),
-                   void=space.void_distance(space.codes).astype(np.float32))
+                   void=space.void_distance(space.codes).astype(np.float32),
+                   factors=None if data.factors is None else np.asarray(data.factors, dtype=np.float32),
+                   factor_names=list(data.factor_names or []),
+                   factor_directions=factor_directions(run, space.z_dim))
 
     @property
     def run(self) -> Run:
@@ -99,6 +112,18 @@ class ExploreRun:
         label = int(self.labels[row])
         return self.class_names[label] if 0 <= label < len(self.class_names) else str(label)
 
+    def direction(self, spec: str) -> np.ndarray:
+        """Unit vector (d,) of ``axis:A``, ``pca:K`` or ``factor:NAME``; ZspaceError when there is none."""
+        kind, _, index = spec.partition(":")
+        if kind == "factor":
+            if index not in self.factor_directions:
+                known = ", ".join(self.factor_directions) or "none (run zspace factors on the run first)"
+                raise ZspaceError(f"direction {spec!r}: no factor direction of that name; known: {known}")
+            return self.factor_directions[index]
+        if kind not in ("axis", "pca") or not index.isdigit():
+            raise ZspaceError(f"direction {spec!r} must be axis:A, pca:K or factor:NAME")
+        return self.space.direction(kind, int(index))
+
     def sample(self, spec: str, n: int, seed: int) -> np.ndarray:
         """``n`` points (n, z_dim) float32 of sampler ``spec`` (fitted to the training codes and saved in the
         run when it needs a fit), as ``zspace generate`` draws them."""
@@ -110,7 +135,23 @@ class ExploreRun:
         return {"name": self.name, "z_dim": self.space.z_dim, "image_shape": list(self.images.shape[1:]),
                 "model_kind": self.session.kind, "epoch": self.session.epoch, "split": self.split,
                 "n_points": int(len(self.space.codes)), "views": self.views(), "class_names": self.class_names,
-                "explained": self.space.explained[:10].tolist(), "samplers": sampler_names()}
+                "explained": self.space.explained[:10].tolist(), "samplers": sampler_names(),
+                "factor_names": self.factor_names, "factor_directions": list(self.factor_directions)}
+
+
+def factor_directions(run: Run, z_dim: int) -> dict[str, np.ndarray]:
+    """The linear factor directions in ``run``'s factors/factors.json (``measures.linear_direction``, one row per
+    factor of ``measures.factor_names``), as unit vectors; {} when there is no such file or it does not fit z."""
+    try:
+        measures = json.loads(run.layout.factors_summary.read_text(encoding="utf-8"))["measures"]
+        rows = np.asarray(measures["linear_direction"], dtype=np.float64)
+        names = [str(n) for n in measures["factor_names"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    if rows.ndim != 2 or rows.shape != (len(names), z_dim):
+        return {}
+    norms = np.linalg.norm(rows, axis=1)
+    return {name: row / norm for name, row, norm in zip(names, rows, norms) if np.isfinite(norm) and norm > 0}
 
 
 __all__ = ["ExploreRun", "SUGGESTED_PLANES"]

@@ -36,6 +36,9 @@ const png = b64 => "data:image/png;base64," + b64;
 function colours(run, data) {
   const by = document.getElementById("colour").value;
   if (by === "label" && data.labels) { return { color: floats(data.labels), colorscale: "Portland" }; }
+  if (by.startsWith("factor:") && data.factors[by.slice(7)]) {
+    return { color: floats(data.factors[by.slice(7)]), colorscale: "Viridis", showscale: true };
+  }
   return { color: by === "void" ? floats(data.void) : floats(data.radius), colorscale: "Viridis", showscale: true };
 }
 
@@ -187,6 +190,13 @@ async function main() {
   const listing = await api("/api/runs");
   state.runs = listing.runs;
   if (state.runs.length) { document.getElementById("view").value = state.runs[0].views[0]; }
+  const colour = document.getElementById("colour"), directions = document.getElementById("directions");
+  for (const name of new Set(state.runs.flatMap(r => r.factor_names))) {
+    const option = document.createElement("option"); option.textContent = "factor:" + name; colour.appendChild(option);
+  }
+  for (const name of new Set(state.runs.flatMap(r => r.factor_directions))) {
+    const option = document.createElement("option"); option.value = "factor:" + name; directions.appendChild(option);
+  }
   makeBoxes();
   await redraw();
   document.getElementById("view").addEventListener("change", redraw);
