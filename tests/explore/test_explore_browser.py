@@ -161,12 +161,18 @@ def test_hovering_a_code_shows_its_image_and_its_reconstruction(page, served):
         const div = document.getElementById('map-ae'), l = div._fullLayout, d = div.data[0];
         const area = div.querySelector('.nsewdrag').getBoundingClientRect();
         return [area.left + l.xaxis.d2p(d.x[7]), area.top + l.yaxis.d2p(d.y[7])]; }""")
-    page.mouse.move(px - 30, py - 30)
     page.mouse.move(px, py)
     wait_done(page, "hover", before)
-    row = page.evaluate("window.zspaceExplore.log.filter(e => e.event === 'hover').at(-1).row")
+    # one snapshot: the row of the last hover and the two images it showed (set together by the page)
+    row, real, reco = page.evaluate("""() => [window.zspaceExplore.log.filter(e => e.event === 'hover').at(-1).row,
+        document.getElementById('hover-real').src, document.getElementById('hover-reco').src]""")
+
+    def pixels(src: str) -> np.ndarray:
+        image = np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))))
+        return image[..., None] if image.ndim == 2 else image
+
     run = zspace.open_run(runs["ae"])
     images = run.data_split("test", n=200).images
-    assert np.array_equal(shown(page, "#hover-real"), images[row])
+    assert np.array_equal(pixels(real), images[row])
     codes = run.session(device="cpu").encode(images)["z"]  # the whole split, as the server encodes it
-    assert np.array_equal(shown(page, "#hover-reco"), to_uint8(run.decode(codes[row:row + 1]))[0])
+    assert np.array_equal(pixels(reco), to_uint8(run.decode(codes[row:row + 1]))[0])

@@ -201,3 +201,23 @@ def test_the_factor_directions_of_zspace_factors_are_slider_directions(ae_run, t
         assert status == 400 and body["field"] == "direction" and measures["factor_names"][0] in body["error"]
     finally:
         server.stop()
+
+
+def test_the_data_path_runs_through_the_codes_and_the_straight_one_does_not_need_to(served):
+    server, runs = served
+    codes = independent_codes(runs["ae"])
+    a, b = codes[codes[:, 0].argmin()], codes[codes[:, 0].argmax()]  # two far-apart codes
+    answers = {}
+    for along in ("straight", "data"):
+        status, body = call(server, "/api/interpolate", {"run": "ae", "a": a.tolist(), "b": b.tolist(),
+                                                          "steps": 12, "along": along})
+        assert status == 200 and len(body["images"]) == 12
+        answers[along] = np.asarray(body["z"])
+        assert np.allclose(answers[along][0], a, atol=1e-6) and np.allclose(answers[along][-1], b, atol=1e-6)
+    t = np.linspace(0, 1, 12)[:, None]
+    assert np.allclose(answers["straight"], (1 - t) * a + t * b, atol=1e-6)
+    # the data path stays near the codes: its points lie no farther from the nearest code than the straight line's
+    nearest = [np.linalg.norm(codes[None] - p[:, None], axis=2).min(axis=1).mean() for p in answers.values()]
+    assert nearest[1] <= nearest[0]
+    assert call(server, "/api/interpolate", {"run": "ae", "a": a.tolist(), "b": b.tolist(),
+                                             "along": "wiggly"})[1]["field"] == "along"

@@ -17,7 +17,8 @@ images base64 PNG of :func:`zspace.core.images.to_uint8` of the decode):
 ``GET  /api/code?run&row``             a code: the real image, its reconstruction, its z
 ``GET  /api/direction?run&direction``  a unit vector: ``axis:A``, ``pca:K`` or ``factor:NAME``
 ``POST /api/sample``    {run, sampler, n, seed, view}   sampled points, their positions and void distances
-``POST /api/interpolate`` {run, a, b, steps}  the straight path between two points: images, void profile
+``POST /api/interpolate`` {run, a, b, steps, along}  the straight or the data path between two points: images,
+                                       points, void profile
 """
 
 from __future__ import annotations
@@ -109,15 +110,20 @@ def _points(value: Any, field: str, z_dim: int, limit: int = MAX_POINTS) -> np.n
     return points.astype(np.float32)
 
 
+#: an oversized body is read up to this size before the 413 (so the client sees the answer, not a reset)
+DRAIN_BYTES = 16 << 20
+
+
 async def _body(request: Request) -> dict[str, Any]:
-    size = int(request.headers.get("content-length") or 0)
-    if size > MAX_BODY_BYTES:
-        raise BadRequest("body", f"the request body is {size} bytes; at most {MAX_BODY_BYTES}")
-    raw = b""
+    raw, seen = b"", 0
     async for chunk in request.stream():
-        raw += chunk
-        if len(raw) > MAX_BODY_BYTES:
-            raise BadRequest("body", f"the request body is over {MAX_BODY_BYTES} bytes")
+        seen += len(chunk)
+        if seen <= MAX_BODY_BYTES:
+            raw += chunk
+        elif seen > DRAIN_BYTES:
+            break
+    if seen > MAX_BODY_BYTES:
+        raise BadRequest("body", f"the request body is over {MAX_BODY_BYTES} bytes")
     try:
         body = json.loads(raw or b"null")
     except (ValueError, RecursionError):
@@ -209,9 +215,12 @@ class Explorer:
         run = self.run(body.get("run"))
         ends = _points([body.get("a"), body.get("b")], "a, b", run.space.z_dim, limit=2)
         steps = _integer(body.get("steps", 9), "steps", 2, 64)
-        t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
-        path = (1 - t) * ends[0] + t * ends[1]
-        return {"t": t[:, 0].tolist(), "images": [png_base64(image) for image in run.decode(path)],
+        along = body.get("along", "straight")
+        if along not in ("straight", "data"):
+            raise BadRequest("along", f"along {along!r} is unknown; use straight or data")
+        path = run.path(ends[0], ends[1], steps, along)
+        return {"along": along, "t": np.linspace(0.0, 1.0, steps).tolist(), "z": path.tolist(),
+                "images": [png_base64(image) for image in run.decode(path)],
                 "void_distance": run.space.void_distance(path).tolist()}
 
 

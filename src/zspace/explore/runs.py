@@ -16,6 +16,8 @@ import numpy as np
 
 from zspace.core.errors import ZspaceError
 from zspace.explore.space import LatentSpace, View, parse_view
+from zspace.factors.config import FactorsConfig
+from zspace.factors.traversals import DataGraph, resample
 from zspace.pipeline.run import Run, open_run
 from zspace.pipeline.session import InferenceSession, open_session
 from zspace.science.latents import fitted_sampler, training_latents
@@ -66,6 +68,7 @@ class ExploreRun:
     factors: np.ndarray | None = None
     factor_names: list[str] = field(default_factory=list)
     factor_directions: dict[str, np.ndarray] = field(default_factory=dict)
+    _graph: DataGraph | None = field(default=None, repr=False)
 
     @classmethod
     def open(cls, name: str, run_dir: str | Path | Run, *, split: str = "test", n: int | None = None,
@@ -123,6 +126,20 @@ class ExploreRun:
         if kind not in ("axis", "pca") or not index.isdigit():
             raise ZspaceError(f"direction {spec!r} must be axis:A, pca:K or factor:NAME")
         return self.space.direction(kind, int(index))
+
+    def path(self, a: np.ndarray, b: np.ndarray, steps: int, along: str = "straight") -> np.ndarray:
+        """(steps, d) float32 points from ``a`` to ``b``: the straight line, or (``data``) the data path of
+        ``zspace factors``: from a to the nearest code of the split's k-nearest-neighbour graph, along its
+        shortest path to the code nearest to b, to b; evenly spaced by length."""
+        a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+        if along == "straight":
+            t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+            return (1 - t) * a + t * b
+        if self._graph is None:
+            defaults = FactorsConfig()
+            self._graph = DataGraph(self.space.codes, defaults.graph_points, defaults.neighbours, seed=0)
+        chain = self._graph.polyline(self._graph.nearest_node(a), self._graph.nearest_node(b))
+        return resample(np.vstack([a[None], chain, b[None]]), steps)
 
     def sample(self, spec: str, n: int, seed: int) -> np.ndarray:
         """``n`` points (n, z_dim) float32 of sampler ``spec`` (fitted to the training codes and saved in the

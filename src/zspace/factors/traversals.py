@@ -133,45 +133,70 @@ def attribute_vectors(codes: np.ndarray, factors: np.ndarray, names: list[str]) 
     return chosen, np.array(vectors, dtype=np.float64).reshape(len(chosen), codes.shape[1])
 
 
+class DataGraph:
+    """The k-nearest-neighbour graph of a seeded subsample of codes (edges weighted by distance, undirected),
+    along which a data path runs: the shortest path between two of its codes.
+
+    ``points`` (M, d) float32 are the graph's codes, ``rows`` their rows in the codes given.
+    """
+
+    def __init__(self, codes: np.ndarray, graph_points: int, neighbours: int, seed: int) -> None:
+        from scipy.sparse import csr_matrix
+
+        self.rows = seeded_subsample(len(codes), graph_points, seed)
+        self.points = np.asarray(codes[self.rows], dtype=np.float32)
+        m = len(self.points)
+        k = min(neighbours, m - 1)
+        dist, idx = knn(self.points, k)
+        graph = csr_matrix((dist.ravel().astype(np.float64) + 1e-12, (np.repeat(np.arange(m), k), idx.ravel())),
+                           shape=(m, m))
+        self.graph = graph.maximum(graph.T)  # undirected
+
+    def paths(self, ends: np.ndarray, n_steps: int) -> np.ndarray:
+        """(P, n_steps, d) float32: for each pair of graph nodes ``ends`` (P, 2), the shortest path between them,
+        resampled to ``n_steps`` points evenly spaced along its length (the straight line where they are not
+        connected)."""
+        ends = np.asarray(ends, dtype=np.int64).reshape(-1, 2)
+        return np.stack([resample(self.polyline(a, b), n_steps) for a, b in ends])
+
+    def polyline(self, a: int, b: int) -> np.ndarray:
+        """(M, d) float32: the graph's codes along the shortest path from node ``a`` to node ``b`` (both ends;
+        just the two when they are not connected)."""
+        from scipy.sparse.csgraph import dijkstra
+
+        _, predecessors = dijkstra(self.graph, indices=[int(a)], return_predecessors=True)
+        chain = [int(b)]
+        while chain[-1] != a and predecessors[0, chain[-1]] >= 0:
+            chain.append(int(predecessors[0, chain[-1]]))
+        if chain[-1] != a:  # not connected
+            chain = [int(b), int(a)]
+        return self.points[chain[::-1]]
+
+    def nearest_node(self, point: np.ndarray) -> int:
+        """The graph node nearest to ``point`` (d,)."""
+        return int(np.argmin(((self.points - np.asarray(point, dtype=np.float32)) ** 2).sum(axis=1)))
+
+
 def interpolation_paths(codes: np.ndarray, n_pairs: int, n_steps: int, graph_points: int, neighbours: int,
                         seed: int) -> dict[str, np.ndarray]:
     """Straight lines and data paths between the same seeded pairs of codes, each (n_pairs, n_steps, d).
 
     A data path is the shortest path between the two codes in the k-nearest-
-    neighbour graph of a seeded subsample of the codes (edges weighted by
-    distance), resampled to ``n_steps`` points evenly spaced along its length.
+    neighbour graph of a seeded subsample of the codes (:class:`DataGraph`),
+    resampled to ``n_steps`` points evenly spaced along its length.
     """
-    from scipy.sparse import csr_matrix
-    from scipy.sparse.csgraph import dijkstra
-
-    rows = seeded_subsample(len(codes), graph_points, seed)
-    graph_codes = codes[rows].astype(np.float32)
-    k = min(neighbours, len(graph_codes) - 1)
-    dist, idx = knn(graph_codes, k)
-    m = len(graph_codes)
-    graph = csr_matrix((dist.ravel().astype(np.float64) + 1e-12, (np.repeat(np.arange(m), k), idx.ravel())),
-                       shape=(m, m))
-    graph = graph.maximum(graph.T)  # undirected
+    graph = DataGraph(codes, graph_points, neighbours, seed)
+    m = len(graph.points)
     rng = np.random.default_rng(sub_seed(seed, 3))
     ends = rng.choice(m, size=(n_pairs, 2), replace=m < 2 * n_pairs)
     t = np.linspace(0.0, 1.0, n_steps)
-    straight = (graph_codes[ends[:, 0], None, :] * (1 - t)[None, :, None]
-                + graph_codes[ends[:, 1], None, :] * t[None, :, None]).astype(np.float32)
-    _, predecessors = dijkstra(graph, indices=ends[:, 0], return_predecessors=True)
-    data = np.empty_like(straight)
-    for i, (a, b) in enumerate(ends):
-        chain = [b]
-        while chain[-1] != a and predecessors[i, chain[-1]] >= 0:
-            chain.append(predecessors[i, chain[-1]])
-        if chain[-1] != a:  # not connected: fall back to the straight line
-            data[i] = straight[i]
-            continue
-        data[i] = _resample(graph_codes[chain[::-1]], n_steps)
-    return {"straight": straight, "data": data}
+    straight = (graph.points[ends[:, 0], None, :] * (1 - t)[None, :, None]
+                + graph.points[ends[:, 1], None, :] * t[None, :, None]).astype(np.float32)
+    return {"straight": straight, "data": graph.paths(ends, n_steps)}
 
 
-def _resample(polyline: np.ndarray, n: int) -> np.ndarray:
-    # n points evenly spaced by arc length along a polyline (M, d)
+def resample(polyline: np.ndarray, n: int) -> np.ndarray:
+    """``n`` points (n, d) float32 evenly spaced by arc length along a polyline (M, d)."""
     if len(polyline) == 1:
         return np.repeat(polyline, n, axis=0)
     seg = np.linalg.norm(np.diff(polyline, axis=0), axis=1)
@@ -219,5 +244,5 @@ def plan_traversals(data: FactorInput, result: FactorResult, config: FactorsConf
                          attribute_points=attribute_points, paths=paths)
 
 
-__all__ = ["TraversalPlan", "PathProfileSummary", "plan_traversals", "most_informative_axes", "axis_traversals",
+__all__ = ["DataGraph", "resample", "TraversalPlan", "PathProfileSummary", "plan_traversals", "most_informative_axes", "axis_traversals",
            "direction_traversals", "attribute_vectors", "interpolation_paths", "path_void_profiles"]

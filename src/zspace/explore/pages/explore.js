@@ -142,7 +142,8 @@ function onSlide() {  // one request in flight, the newest position next: the im
 
 async function interpolate() {
   if (!state.a || !state.b) { document.getElementById("error").textContent = "pick A and B first"; return; }
-  const r = await api("/api/interpolate", { run: state.a.run, a: state.a.z, b: state.b.z, steps: 9 });
+  const along = document.getElementById("along").value;
+  const r = await api("/api/interpolate", { run: state.a.run, a: state.a.z, b: state.b.z, steps: 9, along });
   const strip = document.getElementById("strip");
   strip.innerHTML = "";
   for (const image of r.images) { const img = document.createElement("img"); img.src = png(image); strip.appendChild(img); }
