@@ -46,19 +46,26 @@ def _same_run(a, b) -> None:
     assert losses[0] == losses[1]
 
 
-@pytest.mark.parametrize("hit, inside, logged", [
-    (6, (2, 2), [1]),   # after the 2nd of 4 batches of epoch 2: a checkpoint inside the epoch
-    (8, None, [1, 2]),  # at the last batch of epoch 2: the epoch ends and its own checkpoint is the stop
+@pytest.mark.parametrize("sent, hit, inside, logged", [
+    ("TERM", 6, (2, 2), [1]),   # after the 2nd of 4 batches of epoch 2: a checkpoint inside the epoch
+    ("TERM", 8, None, [1, 2]),  # at the last batch of epoch 2: the epoch ends and its own checkpoint is the stop
+    ("INT", 6, (2, 2), [1]),    # the first Ctrl-C: the same, ending as an interrupt
 ])
-def test_sigterm_checkpoints_exits_75_and_the_same_command_ends_bit_identical(hit, inside, logged, uninterrupted,
-                                                                              tmp_path, monkeypatch, capsys):
+def test_a_stop_signal_checkpoints_and_the_same_command_ends_bit_identical(sent, hit, inside, logged, uninterrupted,
+                                                                           tmp_path, monkeypatch, capsys, caplog):
     argv = [*ARGV, "--out", str(tmp_path / "vae")]
     monkeypatch.setenv(faults.ENV, f"batch:{hit}")
-    monkeypatch.setenv(faults.SIGNAL_ENV, "TERM")
+    monkeypatch.setenv(faults.SIGNAL_ENV, sent)
     monkeypatch.setattr(faults, "_hits", {})
-    assert cli.main(argv) == Preempted.EXIT_STATUS == 75
+    status = cli.main(argv)
     err = capsys.readouterr().err
-    assert "SIGTERM received" in err and "continue with the same command" in err
+    if sent == "TERM":
+        assert status == Preempted.EXIT_STATUS == 75
+        assert "SIGTERM received" in err and "continue with the same command" in err
+    else:
+        assert status == 130 and "zspace: interrupted" in err and "Traceback" not in err
+        assert f"interrupted in epoch 2; the last complete checkpoint is epoch 1; continue with: zspace train " \
+               f"--resume {tmp_path / 'vae'}" in caplog.text
     run = tmp_path / "vae"
     assert [r["epoch"] for r in io.read_jsonl(run / "metrics.jsonl")] == logged
     assert checkpoint.in_epoch_position(run / "checkpoints") == inside

@@ -7,7 +7,12 @@
   time limit or a preemption (``#SBATCH --signal=USR1@120``) and what torchrun
   passes on to its workers when it is stopped. The handler only raises a
   flag; the trainer finishes the step it is in, writes a checkpoint and raises
-  :class:`~zspace.core.errors.Preempted` (exit status 75).
+  :class:`~zspace.core.errors.Preempted` (exit status 75). The first Ctrl-C
+  (SIGINT) does the same and ends as an interrupt (exit status 130); a second
+  one interrupts at once. (A KeyboardInterrupt raised at an arbitrary point
+  can land inside ``threading``'s own locking, as it did once in the tests
+  while the batch prefetch thread started, and end the process with a
+  RuntimeError instead.)
 
 With several processes the decision must be the same on every one, or one
 would wait forever in an all-reduce the others never join: each step the
@@ -26,8 +31,8 @@ from typing import Any
 
 from zspace.core.errors import ZspaceError
 
-#: the signals that ask training to checkpoint and stop
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1)
+#: the signals that ask training to checkpoint and stop (SIGINT: the first Ctrl-C; a second one stops at once)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGINT)
 #: unit -> seconds for --checkpoint-every
 _UNITS = {"s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600}
 
@@ -79,6 +84,8 @@ class StopSignals:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.received = self.received or signal.Signals(signum).name
+        if signum == signal.SIGINT:  # the next Ctrl-C interrupts at once (Python's KeyboardInterrupt)
+            signal.signal(signal.SIGINT, self._previous.get(signal.SIGINT, signal.default_int_handler))
 
     def __enter__(self) -> "StopSignals":
         if threading.current_thread() is threading.main_thread():

@@ -532,6 +532,13 @@ def _prepare(run: Run, start_epoch: int, train_set: ImageSet | None = None, in_e
     return _Session(run, trainer, train_set, val_set, start_epoch)
 
 
+def _log_interrupt(run: Run, epoch: int) -> None:
+    last = run.latest_epoch()
+    log.warning(f"interrupted in epoch {epoch}; " + (
+        f"the last complete checkpoint is epoch {last}; continue with: zspace train --resume {run.root}"
+        if last else f"no epoch was completed; start again with: zspace train --resume {run.root}"))
+
+
 def _fit(session: _Session) -> TrainResult:
     run, trainer, train_set, val_set = session.run, session.trainer, session.train_set, session.val_set
     config, model_config, processes = trainer.config, trainer.model.config, trainer.processes
@@ -579,16 +586,16 @@ def _fit(session: _Session) -> TrainResult:
                     raise Preempted(trainer.stopped_message(f"after epoch {epoch}"))
                 epoch += 1
     except Preempted as exc:
-        log.warning(str(exc))
         processes.close()
+        if trainer.stop_signals is not None and trainer.stop_signals.received == "SIGINT":  # Ctrl-C: an interrupt
+            _log_interrupt(run, epoch)
+            raise KeyboardInterrupt from None
+        log.warning(str(exc))
         raise
     except io.WriteError as exc:
         raise io.WriteError(f"{exc}; then continue with: zspace train --resume {run.root}") from exc.__cause__
     except KeyboardInterrupt:
-        last = run.latest_epoch()
-        log.warning(f"interrupted in epoch {epoch}; " + (
-            f"the last complete checkpoint is epoch {last}; continue with: zspace train --resume {run.root}"
-            if last else f"no epoch was completed; start again with: zspace train --resume {run.root}"))
+        _log_interrupt(run, epoch)
         raise
     finally:
         trainer.stop_signals = None
