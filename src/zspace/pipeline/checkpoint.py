@@ -286,11 +286,16 @@ def load_in_epoch(checkpoints_dir: Path, config: ModelConfig) -> Checkpoint:
 
 def remove_in_epoch(checkpoints_dir: Path) -> None:
     """Delete the checkpoint inside an epoch, if any (renamed first, so a kill leaves none half-deleted)."""
-    d = Path(checkpoints_dir) / IN_EPOCH_DIR
-    if d.exists():
-        doomed = Path(checkpoints_dir) / f".{IN_EPOCH_DIR}.deleting"
-        os.replace(d, doomed)
-        shutil.rmtree(doomed, ignore_errors=True)
+    if (Path(checkpoints_dir) / IN_EPOCH_DIR).exists():
+        _delete(Path(checkpoints_dir), IN_EPOCH_DIR)
+
+
+def _delete(checkpoints_dir: Path, name: str) -> None:
+    """Delete ``checkpoints_dir/name``, renamed first so that a kill half-way leaves no half-deleted checkpoint."""
+    doomed = checkpoints_dir / f".{name}.deleting"
+    os.replace(checkpoints_dir / name, doomed)
+    faults.point("checkpoint.prune")
+    shutil.rmtree(doomed, ignore_errors=True)
 
 
 def _load_dir(d: Path, config: ModelConfig, hint: str) -> Checkpoint:
@@ -355,8 +360,4 @@ def prune_checkpoints(checkpoints_dir: Path, keep_every: int, keep: set[int]) ->
     for epoch in list_epochs(checkpoints_dir):
         if epoch in keep or (keep_every > 0 and epoch % keep_every == 0):
             continue
-        # rename first, so that a kill half-way through the delete leaves no half-deleted epoch_* directory
-        doomed = Path(checkpoints_dir) / f".{epoch_dir_name(epoch)}.deleting"
-        os.replace(Path(checkpoints_dir) / epoch_dir_name(epoch), doomed)
-        faults.point("checkpoint.prune")
-        shutil.rmtree(doomed, ignore_errors=True)
+        _delete(Path(checkpoints_dir), epoch_dir_name(epoch))
