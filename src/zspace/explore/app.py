@@ -11,9 +11,11 @@ Endpoints (JSON; arrays of many numbers are base64 of little-endian float32,
 images base64 PNG of :func:`zspace.core.images.to_uint8` of the decode):
 
 ``GET  /api/runs``                     the runs: name, z_dim, image shape, split, points, views, samplers
-``GET  /api/map?run&view``             every code's position in the view, labels, radius, void distance
+``GET  /api/map?run&view``             every shown code's position in the view (and its row: a t-SNE map
+                                       shows a subsample), labels, radius, void distance
 ``POST /api/decode``    {run, z}         {images}: z (n, z_dim) decoded, n <= MAX_POINTS
-``POST /api/click``     {run, view, x, y, fill}   the point z of a click, its image, neighbours, void distance
+``POST /api/click``     {run, view, x, y, fill}   the point z of a click (on a t-SNE map: the nearest code), its
+                                       image, neighbours, void distance, realism (null without a feature net)
 ``GET  /api/code?run&row``             a code: the real image, its reconstruction, its z
 ``GET  /api/direction?run&direction``  a unit vector: ``axis:A``, ``pca:K`` or ``factor:NAME``
 ``POST /api/sample``    {run, sampler, n, seed, view}   sampled points, their positions and void distances
@@ -41,6 +43,7 @@ from starlette.routing import Route
 from zspace.core.errors import ZspaceError
 from zspace.core.images import to_uint8
 from zspace.explore.runs import ExploreRun
+from zspace.explore.space import View
 
 #: most points one request may decode or sample positions for
 MAX_POINTS = 256
@@ -133,6 +136,14 @@ async def _body(request: Request) -> dict[str, Any]:
     return body
 
 
+def _view(run: ExploreRun, name: Any) -> View:
+    """The view ``name`` of ``run`` (default ``pca:1,2``); a bad name is a 400 naming the field ``view``."""
+    try:
+        return run.view(name or "pca:1,2")
+    except ZspaceError as exc:
+        raise BadRequest("view", str(exc)) from None
+
+
 class Explorer:
     """The state behind the server: the runs by name, and the token."""
 
@@ -151,14 +162,17 @@ class Explorer:
 
     def map(self, query: dict[str, Any]) -> dict[str, Any]:
         run = self.run(query.get("run"))
-        view = run.view(query.get("view") or "pca:1,2")
+        view = _view(run, query.get("view"))
         positions = run.space.coordinates(view)
-        return {"run": run.name, "view": view.name, "n": len(positions), "x": float32_base64(positions[:, 0]),
-                "y": float32_base64(positions[:, 1]),
-                "labels": None if run.labels is None else float32_base64(run.labels.astype(np.float32)),
-                "radius": float32_base64(run.radius), "void": float32_base64(run.void),
+        rows = run.space.rows(view)
+        shown = slice(None) if rows is None else rows
+        return {"run": run.name, "view": view.name, "plane": view.is_plane, "n": len(positions),
+                "x": float32_base64(positions[:, 0]), "y": float32_base64(positions[:, 1]),
+                "rows": None if rows is None else float32_base64(rows.astype(np.float32)),
+                "labels": None if run.labels is None else float32_base64(run.labels[shown].astype(np.float32)),
+                "radius": float32_base64(run.radius[shown]), "void": float32_base64(run.void[shown]),
                 "factors": {} if run.factors is None else
-                {name: float32_base64(run.factors[:, k]) for k, name in enumerate(run.factor_names)}}
+                {name: float32_base64(run.factors[shown, k]) for k, name in enumerate(run.factor_names)}}
 
     def decode(self, body: dict[str, Any]) -> dict[str, Any]:
         run = self.run(body.get("run"))
@@ -167,14 +181,19 @@ class Explorer:
 
     def click(self, body: dict[str, Any]) -> dict[str, Any]:
         run = self.run(body.get("run"))
-        view = run.view(body.get("view") or "pca:1,2")
+        view = _view(run, body.get("view"))
         x, y = _number(body.get("x"), "x"), _number(body.get("y"), "y")
         fill = body.get("fill", "mean")
         if fill not in ("mean", "nearest", "zero"):
             raise BadRequest("fill", f"fill {fill!r} is unknown; use mean, nearest or zero")
         z = run.space.click(view, (x, y), fill).astype(np.float32)
         rows, distances = run.space.nearest_codes(z, k=6)
-        return {"z": z.tolist(), "image": png_base64(run.decode(z[None])[0]),
+        image = run.decode(z[None])
+        realism = run.realism_of(image)
+        return {"z": z.tolist(), "image": png_base64(image[0]),
+                "row": None if view.is_plane else run.space.nearest_in_view(view, (x, y)),
+                "note": None if view.is_plane else "t-SNE has no inverse: the click picked the nearest code",
+                "realism": None if realism is None else realism[0],
                 "void_distance": float(run.space.void_distance(z[None])[0]),
                 "neighbours": [{"row": int(r), "distance": float(d), "image": png_base64(run.real_image(int(r)))}
                                for r, d in zip(rows, distances)]}
@@ -198,7 +217,7 @@ class Explorer:
         run = self.run(body.get("run"))
         n = _integer(body.get("n", 500), "n", 1, MAX_SAMPLES)
         seed = _integer(body.get("seed", 0), "seed", 0, 2 ** 31 - 1)
-        view = run.view(body.get("view") or "pca:1,2")
+        view = _view(run, body.get("view"))
         sampler = body.get("sampler")
         if not isinstance(sampler, str) or not sampler:
             raise BadRequest("sampler", "sampler must be a sampler spec (normal, uniform:2, gmm:10, ...)")
@@ -206,7 +225,10 @@ class Explorer:
             z = run.sample(sampler, n, seed)
         except ZspaceError as exc:
             raise BadRequest("sampler", str(exc)) from None
-        positions = run.space.coordinates(view, z)
+        try:
+            positions = run.space.coordinates(view, z)
+        except ZspaceError as exc:
+            raise BadRequest("view", str(exc)) from None
         return {"sampler": sampler, "n": n, "x": float32_base64(positions[:, 0]),
                 "y": float32_base64(positions[:, 1]), "z": float32_base64(z),
                 "void": float32_base64(run.space.void_distance(z))}

@@ -17,6 +17,7 @@ from zspace.core.log import get_logger
 from zspace.explore.app import Explorer, create_app
 from zspace.explore.runs import ExploreRun
 from zspace.pipeline.run import Run
+from zspace.science.quality.features import FeatureNetConfig
 
 log = get_logger(__name__)
 
@@ -38,11 +39,13 @@ def run_names(run_dirs: Sequence[str | Path | Run]) -> list[str]:
 
 def open_explorer(run_dirs: Sequence[str | Path | Run], *, split: str = "test", n: int | None = None,
                   epoch: int | None = None, device: str = "auto", precision: str | None = None,
-                  token: str | None = None) -> Explorer:
-    """An :class:`Explorer` of ``run_dirs`` (each opened and checked before anything is served)."""
+                  token: str | None = None, feature_config: FeatureNetConfig | None = None) -> Explorer:
+    """An :class:`Explorer` of ``run_dirs`` (each opened and checked before anything is served);
+    ``feature_config``: the cached feature net of the realism (default: ``zspace score``'s)."""
     if not run_dirs:
         raise ZspaceError("zspace explore needs at least one run directory")
-    runs = {name: ExploreRun.open(name, d, split=split, n=n, epoch=epoch, device=device, precision=precision)
+    runs = {name: ExploreRun.open(name, d, split=split, n=n, epoch=epoch, device=device, precision=precision,
+                                 feature_config=feature_config)
             for name, d in zip(run_names(run_dirs), run_dirs)}
     return Explorer(runs, token=token)
 

@@ -9,6 +9,10 @@ Views (names as the page and the API use them):
               numbered from 1 (``pca:1,2``, ``pca:1,18``, ``pca:8,35``)
 ``axes:A,B``  original coordinates A and B of z, numbered from 0 like numpy
               (``axes:52,221``)
+``tsne:NAME`` the run's t-SNE map NAME (``zspace report`` made it of a seeded
+              subsample of the test split's codes); t-SNE has no inverse
+              and no out-of-sample map, so a click on it picks the code whose
+              map position is nearest and sampled points cannot be placed on it
 
 On a plane a click (x, y) is a point of z: its two plane coordinates are the
 click; every other coordinate follows ``fill``:
@@ -39,23 +43,47 @@ VOID_REFERENCE_POINTS = 20000
 
 @dataclass(frozen=True)
 class View:
-    """A plane: ``kind`` (``pca`` or ``axes``) and its two coordinates, 0-based."""
+    """A view: a plane (``kind`` ``pca`` or ``axes`` and its two coordinates, 0-based) or a t-SNE map
+    (``kind`` ``tsne`` and its ``map`` name)."""
 
     kind: str
-    i: int
-    j: int
+    i: int = 0
+    j: int = 1
+    map: str = ""
 
     @property
     def name(self) -> str:
+        if self.kind == "tsne":
+            return f"tsne:{self.map}"
         return f"pca:{self.i + 1},{self.j + 1}" if self.kind == "pca" else f"axes:{self.i},{self.j}"
 
+    @property
+    def is_plane(self) -> bool:
+        """True for a linear view of z (a click is a point of z), False for a t-SNE map."""
+        return self.kind != "tsne"
 
-def parse_view(name: str, z_dim: int) -> View:
-    """The :class:`View` named ``name`` for codes of width ``z_dim``; ZspaceError naming the field when bad."""
+
+@dataclass(frozen=True)
+class MapPoints:
+    """A 2-D map of some codes: ``positions`` (m, 2) float32 of the codes at ``rows`` (m,) int64."""
+
+    positions: np.ndarray
+    rows: np.ndarray
+
+
+def parse_view(name: str, z_dim: int, maps: tuple[str, ...] = ()) -> View:
+    """The :class:`View` named ``name`` for codes of width ``z_dim`` (``maps``: the t-SNE maps there are);
+    ZspaceError naming the field when bad."""
+    tsne = re.fullmatch(r"tsne:(\S+)", str(name).strip())
+    if tsne:
+        if tsne.group(1) not in maps:
+            known = ", ".join(f"tsne:{m}" for m in maps) or "none (zspace report RUN makes them)"
+            raise ZspaceError(f"view {name!r}: this run has no such t-SNE map; its t-SNE maps: {known}")
+        return View("tsne", map=tsne.group(1))
     match = re.fullmatch(r"(pca|axes):(\d+),(\d+)", str(name).strip())
     if not match:
-        raise ZspaceError(f"view {name!r} is not understood; use pca:I,J (components from 1) or axes:A,B "
-                          f"(coordinates from 0)")
+        raise ZspaceError(f"view {name!r} is not understood; use pca:I,J (components from 1), axes:A,B "
+                          f"(coordinates from 0) or tsne:NAME")
     kind, a, b = match.group(1), int(match.group(2)), int(match.group(3))
     i, j = (a - 1, b - 1) if kind == "pca" else (a, b)
     low, high = (1, z_dim) if kind == "pca" else (0, z_dim - 1)
@@ -81,6 +109,8 @@ class LatentSpace:
         Share of the variance along each component.
     reference : VoidReference
         The training cloud of the void measure (as ``zspace question`` builds it).
+    maps : dict of str to MapPoints
+        The run's t-SNE maps of these codes, by name (empty when it has none).
     """
 
     codes: np.ndarray
@@ -88,6 +118,7 @@ class LatentSpace:
     components: np.ndarray
     explained: np.ndarray
     reference: VoidReference
+    maps: dict[str, MapPoints] = field(default_factory=dict)
     _projected: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
@@ -111,8 +142,18 @@ class LatentSpace:
             self._projected = ((self.codes - self.mean) @ self.components.T).astype(np.float32)
         return self._projected
 
+    def rows(self, view: View) -> np.ndarray | None:
+        """The code rows (m,) that ``view`` shows, in the order of :meth:`coordinates`; None: every code."""
+        return self.maps[view.map].rows if view.kind == "tsne" else None
+
     def coordinates(self, view: View, points: np.ndarray | None = None) -> np.ndarray:
-        """(M, 2) float32 positions in ``view`` of ``points`` (M, d) (default: every code)."""
+        """(M, 2) float32 positions in ``view`` of ``points`` (M, d) (default: the codes the view shows,
+        :meth:`rows`). A t-SNE map places no other points (ZspaceError)."""
+        if view.kind == "tsne":
+            if points is not None:
+                raise ZspaceError(f"view {view.name}: t-SNE has no inverse and no out-of-sample map, so other points "
+                                  f"cannot be placed on it; use a pca:I,J or axes:A,B view")
+            return np.ascontiguousarray(self.maps[view.map].positions, dtype=np.float32)
         if points is None:
             full = self.principal() if view.kind == "pca" else self.codes
             return np.ascontiguousarray(full[:, [view.i, view.j]], dtype=np.float32)
@@ -124,12 +165,17 @@ class LatentSpace:
     def nearest_in_view(self, view: View, xy: tuple[float, float]) -> int:
         """The row of the code whose position in ``view`` is nearest to ``xy``."""
         positions = self.coordinates(view)
-        return int(np.argmin(((positions - np.asarray(xy, dtype=np.float32)) ** 2).sum(axis=1)))
+        nearest = int(np.argmin(((positions - np.asarray(xy, dtype=np.float32)) ** 2).sum(axis=1)))
+        rows = self.rows(view)
+        return nearest if rows is None else int(rows[nearest])
 
     def click(self, view: View, xy: tuple[float, float], fill: str = "mean") -> np.ndarray:
-        """The point z (d,) float64 of a click at ``xy`` on ``view``; the other coordinates follow ``fill``."""
+        """The point z (d,) float64 of a click at ``xy`` on ``view``; the other coordinates follow ``fill``.
+        On a t-SNE map: the code nearest to the click in the map (``fill`` does not apply)."""
         if fill not in FILLS:
             raise ZspaceError(f"fill {fill!r} is unknown; use one of {', '.join(FILLS)}")
+        if view.kind == "tsne":
+            return self.codes[self.nearest_in_view(view, xy)].astype(np.float64)
         x, y = (float(v) for v in xy)
         if view.kind == "pca":
             if fill == "mean":
@@ -175,4 +221,4 @@ class LatentSpace:
                           f"pca:1..{self.z_dim}")
 
 
-__all__ = ["FILLS", "View", "parse_view", "LatentSpace"]
+__all__ = ["FILLS", "View", "MapPoints", "parse_view", "LatentSpace"]

@@ -59,7 +59,10 @@ async function drawMap(run) {
   const layout = { margin: { l: 40, r: 10, t: 10, b: 30 }, dragmode: "pan", showlegend: false,
                    xaxis: { title: data.view + " (x)", zeroline: true }, yaxis: { zeroline: true } };
   await Plotly.react(div, [codes, marks, picked, samples], layout, { scrollZoom: true, responsive: true });
-  state.maps[run.name] = { div, data, x, y, view: data.view, drawMs: performance.now() - t0 };
+  const rows = data.rows ? floats(data.rows) : null;  // a t-SNE map shows a subsample: point i is code rows[i]
+  const index = rows ? new Map(Array.from(rows, (r, i) => [r, i])) : null;
+  state.maps[run.name] = { div, data, x, y, rows, index, view: data.view, plane: data.plane,
+                           drawMs: performance.now() - t0 };
   if (!div.dataset.wired) { wire(run, div); div.dataset.wired = "1"; }
   status();
 }
@@ -80,7 +83,8 @@ function wire(run, div) {
   });
   div.on("plotly_hover", ev => {
     const point = ev.points[0];
-    if (point.curveNumber === 0) { hoverCode(run, point.pointIndex); }
+    const m = state.maps[run.name];
+    if (point.curveNumber === 0) { hoverCode(run, m.rows ? m.rows[point.pointIndex] : point.pointIndex); }
     if (point.curveNumber === 3) { hoverSample(run, point.pointIndex); }
   });
 }
@@ -92,6 +96,9 @@ async function clickAt(run, x, y) {
   document.getElementById("decoded").src = png(r.image);
   document.getElementById("decoded-z").textContent = JSON.stringify(r.z);
   document.getElementById("void-distance").textContent = r.void_distance.toFixed(3);
+  document.getElementById("realism").textContent = r.realism === null ? "no feature net (run zspace score first)"
+    : r.realism.toFixed(2);
+  document.getElementById("click-note").textContent = r.note || "";
   document.getElementById("clicked-run").textContent = run.name;
   const box = document.getElementById("neighbours");
   box.innerHTML = "";
@@ -100,8 +107,9 @@ async function clickAt(run, x, y) {
     img.className = "small"; img.src = png(n.image); img.title = `row ${n.row}, distance ${n.distance.toFixed(3)}`;
     box.appendChild(img);
   }
-  Plotly.restyle(state.maps[run.name].div, { x: [[x]], y: [[y]] }, [2]);
-  state.log.push({ event: "click", run: run.name, view, x, y, fill });
+  const m = state.maps[run.name], at = r.row === null ? null : m.index.get(r.row);  // a t-SNE pick: the code
+  Plotly.restyle(m.div, at == null ? { x: [[x]], y: [[y]] } : { x: [[m.x[at]]], y: [[m.y[at]]] }, [2]);
+  state.log.push({ event: "click", run: run.name, view, x, y, fill, row: r.row });
   document.getElementById("slider").value = 0; document.getElementById("slider-value").textContent = "0";
   status("click");
 }
@@ -113,7 +121,8 @@ async function hoverCode(run, row) {
   document.getElementById("hover-label").textContent = `${run.name} row ${row}` + (r.label ? ` (${r.label})` : "");
   for (const other of state.runs) {  // the same image in the other runs' maps
     const m = state.maps[other.name];
-    if (m && row < m.x.length) { Plotly.restyle(m.div, { x: [[m.x[row]]], y: [[m.y[row]]] }, [1]); }
+    const at = m ? (m.index ? m.index.get(row) : (row < m.x.length ? row : undefined)) : undefined;
+    if (at !== undefined) { Plotly.restyle(m.div, { x: [[m.x[at]]], y: [[m.y[at]]] }, [1]); }
   }
   state.log.push({ event: "hover", run: run.name, row });
   status("hover");
@@ -191,6 +200,10 @@ async function main() {
   const listing = await api("/api/runs");
   state.runs = listing.runs;
   if (state.runs.length) { document.getElementById("view").value = state.runs[0].views[0]; }
+  const views = document.getElementById("views");
+  for (const name of new Set(state.runs.flatMap(r => r.views))) {
+    const option = document.createElement("option"); option.value = name; views.appendChild(option);
+  }
   const colour = document.getElementById("colour"), directions = document.getElementById("directions");
   for (const name of new Set(state.runs.flatMap(r => r.factor_names))) {
     const option = document.createElement("option"); option.textContent = "factor:" + name; colour.appendChild(option);

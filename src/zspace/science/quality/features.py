@@ -148,8 +148,10 @@ def _rotation_task(x: torch.Tensor, generator: torch.Generator) -> tuple[torch.T
     return out, k
 
 
-def feature_extractor(config: FeatureNetConfig, cache_dir: str | Path | None = None) -> FeatureExtractor:
-    """The feature net for ``config``: loaded from the cache, or trained (and cached) first."""
+def feature_extractor(config: FeatureNetConfig, cache_dir: str | Path | None = None, *,
+                      train_missing: bool = True) -> FeatureExtractor | None:
+    """The feature net for ``config``: loaded from the cache, or trained (and cached) first; with
+    ``train_missing=False`` None when it is not cached (nothing is trained or written)."""
     if config.data is None:
         raise ZspaceError("feature net: no data spec given (FeatureNetConfig.data)")
     train = load_images(config.data, "train", image_size=config.image_size, seed=config.seed,
@@ -166,6 +168,8 @@ def feature_extractor(config: FeatureNetConfig, cache_dir: str | Path | None = N
         net.load_state_dict(load_file(str(directory / "model.safetensors")))
         meta = json.loads(meta_path.read_text())
         return FeatureExtractor(net.eval(), config, task, n_classes, meta["test_accuracy"], directory)
+    if not train_missing:
+        return None
     with timing.stage("feature net"):
         net, accuracy = _train(train, config, task, n_classes)
     _save(net, directory, config, task, n_classes, accuracy, train.image_shape)
