@@ -7,7 +7,8 @@ one forward pass of the decoder for one point, ``session.decode`` in this proces
 * round trip: POST /api/decode of one point over real HTTP (JSON in, PNG out), p50 and p95 of --n calls;
 * slider: decoded frames per second sustained, the page's way (GET the direction once, then one
   POST /api/decode per position, one request in flight);
-* 32 concurrent clients x 50 decodes: errors, p95, and the server's RSS before and after;
+* 32 concurrent clients x 50 decodes: errors, p95, and the server's RSS before and after; then the same
+  against a server started with --batch-decodes (concurrent requests share forward passes);
 * a 170k-point map (synthetic codes in the 28x28 model's run): time to first draw in headless Chromium
   (navigation to the drawn map) and one zoom re-render (Plotly.relayout to a smaller square).
 
@@ -104,33 +105,46 @@ def bench_model(label: str, run_dir: Path, n: int) -> dict:
             post(f"{base}/api/decode?{token}", {"run": run.name, "z": [point.tolist()]})
             frames += 1
         fps = frames / (time.perf_counter() - t0)
-        # 32 clients x 50 decodes
         before = rss_mib()
-
-        def client(seed: int) -> list[float]:
-            rng, times = np.random.default_rng(seed), []
-            for _ in range(50):
-                point = rng.normal(size=(1, run.space.z_dim)).tolist()
-                t = time.perf_counter()
-                answer = post(f"{base}/api/decode?{token}", {"run": run.name, "z": point})
-                assert len(answer["images"]) == 1
-                times.append((time.perf_counter() - t) * 1e3)
-            return times
-
-        errors, loaded = 0, []
-        with concurrent.futures.ThreadPoolExecutor(32) as pool:
-            for future in [pool.submit(client, s) for s in range(32)]:
-                try:
-                    loaded += future.result()
-                except Exception:
-                    errors += 1
+        loaded, errors = clients(base, token, run.name, run.space.z_dim)
         after = rss_mib()
+    finally:
+        server.stop()
+    batched = open_explorer([run_dir], n=256, device="cpu", batch_decodes=True)  # --batch-decodes
+    server = Server(batched).start()
+    try:
+        merged, merged_errors = clients(f"http://127.0.0.1:{server.port}", f"token={batched.token}", run.name,
+                                        run.space.z_dim)
+        passes = next(iter(batched.runs.values())).batcher.passes
     finally:
         server.stop()
     return {"model": label, "forward_p50_ms": percentile(forward, 50), "forward_p95_ms": percentile(forward, 95),
             "trip_p50_ms": percentile(trip, 50), "trip_p95_ms": percentile(trip, 95), "slider_fps": fps,
             "concurrent_p95_ms": percentile(loaded, 95), "concurrent_errors": errors, "concurrent_calls": len(loaded),
-            "rss_before_mib": before, "rss_after_mib": after}
+            "rss_before_mib": before, "rss_after_mib": after, "batched_p95_ms": percentile(merged, 95),
+            "batched_errors": merged_errors, "batched_calls": len(merged), "batched_passes": passes}
+
+
+def clients(base: str, token: str, name: str, z_dim: int, n_clients: int = 32, calls: int = 50) -> tuple[list, int]:
+    """``n_clients`` threads, each ``calls`` one-point decodes one after another: (latencies in ms, errors)."""
+    def client(seed: int) -> list[float]:
+        rng, times = np.random.default_rng(seed), []
+        for _ in range(calls):
+            point = rng.normal(size=(1, z_dim)).tolist()
+            t = time.perf_counter()
+            answer = post(f"{base}/api/decode?{token}", {"run": name, "z": point})
+            assert len(answer["images"]) == 1
+            times.append((time.perf_counter() - t) * 1e3)
+        return times
+
+    errors, loaded = 0, []
+    with concurrent.futures.ThreadPoolExecutor(n_clients) as pool:
+        for future in [pool.submit(client, s) for s in range(n_clients)]:
+            try:
+                loaded += future.result()
+            except Exception:
+                errors += 1
+    return loaded, errors
 
 
 def bench_map(run_dir: Path, points: int) -> dict:
@@ -177,14 +191,16 @@ def bench_map(run_dir: Path, points: int) -> dict:
 
 def markdown(results: dict) -> str:
     lines = ["| model | decoder forward, 1 point p50 / p95 (ms) | HTTP round trip p50 / p95 (ms) | server adds (p50) "
-             "| slider (frames/s) | 32 clients x 50: p95 (ms), errors | server RSS before -> after (MiB) |",
-             "|---|---|---|---|---|---|---|"]
+             "| slider (frames/s) | 32 clients x 50: p95 (ms), errors | server RSS before -> after (MiB) "
+             "| the same, --batch-decodes: p95 (ms), errors, forward passes |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in results["models"]:
         lines.append(f"| {r['model']} | {r['forward_p50_ms']:.1f} / {r['forward_p95_ms']:.1f} | "
                      f"{r['trip_p50_ms']:.1f} / {r['trip_p95_ms']:.1f} | {r['trip_p50_ms'] - r['forward_p50_ms']:+.1f} ms "
                      f"| {r['slider_fps']:.0f} | {r['concurrent_p95_ms']:.0f}, {r['concurrent_errors']} of "
                      f"{r['concurrent_calls'] + r['concurrent_errors'] * 50} | "
-                     f"{r['rss_before_mib']:.0f} -> {r['rss_after_mib']:.0f} |")
+                     f"{r['rss_before_mib']:.0f} -> {r['rss_after_mib']:.0f} | {r['batched_p95_ms']:.0f}, "
+                     f"{r['batched_errors']}, {r['batched_passes']} for {r['batched_calls']} decodes |")
     m = results.get("map")
     if m:
         lines += ["", "| map | codes' PCA + void reference (s) | first draw in headless Chromium (s) | "

@@ -22,6 +22,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default: 127.0.0.1, this machine only; another one prints a warning)")
     p.add_argument("--port", type=int, default=0, help="port (default: 0, a free one)")
+    p.add_argument("--batch-decodes", action="store_true",
+                   help="decode concurrent requests in shared forward passes: more decodes per second for many "
+                        "clients, but a pixel may differ by one level from a lone decode (default: off, "
+                        "every image equals zspace.open_run(d).decode of its own z)")
     add_model_use_options(p)
     return p
 
@@ -36,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
                           "pip install 'zspace[explore]'") from None
     try:
         serve(args.run_dirs, host=args.host, port=args.port, split=args.split, n=args.n, epoch=args.epoch,
-              device=args.device, precision=args.precision)
+              device=args.device, precision=args.precision, batch_decodes=args.batch_decodes)
     except KeyboardInterrupt:
         print("zspace explore: stopped")
     return 0

@@ -18,6 +18,7 @@ import numpy as np
 from zspace.core.errors import ZspaceError
 from zspace.core.log import get_logger
 from zspace.core.rows import seeded_subsample
+from zspace.explore.batching import DecodeBatcher
 from zspace.explore.space import LatentSpace, MapPoints, View, parse_view
 from zspace.factors.config import FactorsConfig
 from zspace.factors.traversals import DataGraph, resample
@@ -83,6 +84,9 @@ class ExploreRun:
     factor_directions : dict of str to ndarray (d,)
         Unit vectors of the factors' linear directions that ``zspace factors`` found (RUN/factors/factors.json),
         when it ran on this checkpoint's codes; empty otherwise.
+    batcher : DecodeBatcher or None
+        Set by ``zspace explore --batch-decodes``: concurrent decodes share forward passes (pixels may then
+        differ by one level from a lone decode; :mod:`zspace.explore.batching`). None: each decode alone.
     realism : RealismReference or None
         Where the feature net of ``zspace score`` / ``zspace question`` is cached for the run's data (it is
         never trained here); None otherwise.
@@ -101,6 +105,7 @@ class ExploreRun:
     factor_names: list[str] = field(default_factory=list)
     factor_directions: dict[str, np.ndarray] = field(default_factory=dict)
     realism: RealismReference | None = None
+    batcher: DecodeBatcher | None = None
     _graph: DataGraph | None = field(default=None, repr=False)
 
     @classmethod
@@ -142,8 +147,17 @@ class ExploreRun:
         return None if self.realism is None else [float(v) for v in self.realism(images)]
 
     def decode(self, z: np.ndarray) -> np.ndarray:
-        """Float32 images (n, H, W, C) in [0, 1] of points z (n, z_dim): the session's decode."""
-        return self.session.decode(np.asarray(z, dtype=np.float32), desc=f"decoding {self.name}")
+        """Float32 images (n, H, W, C) in [0, 1] of points z (n, z_dim): the session's decode (merged with
+        concurrent requests' when :attr:`batcher` is set)."""
+        z = np.asarray(z, dtype=np.float32)
+        if self.batcher is not None:
+            return self.batcher(z)
+        return self.session.decode(z, desc=f"decoding {self.name}")
+
+    def batch_decodes(self) -> "ExploreRun":
+        """Merge concurrent decodes into shared forward passes from now on (see :mod:`zspace.explore.batching`)."""
+        self.batcher = DecodeBatcher(lambda z: self.session.decode(z, desc=f"decoding {self.name}"))
+        return self
 
     def real_image(self, row: int) -> np.ndarray:
         """Image ``row`` of the split as float (H, W, C) in [0, 1] (exactly its uint8 levels / 255)."""

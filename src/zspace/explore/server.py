@@ -39,14 +39,19 @@ def run_names(run_dirs: Sequence[str | Path | Run]) -> list[str]:
 
 def open_explorer(run_dirs: Sequence[str | Path | Run], *, split: str = "test", n: int | None = None,
                   epoch: int | None = None, device: str = "auto", precision: str | None = None,
-                  token: str | None = None, feature_config: FeatureNetConfig | None = None) -> Explorer:
+                  token: str | None = None, feature_config: FeatureNetConfig | None = None,
+                  batch_decodes: bool = False) -> Explorer:
     """An :class:`Explorer` of ``run_dirs`` (each opened and checked before anything is served);
-    ``feature_config``: the cached feature net of the realism (default: ``zspace score``'s)."""
+    ``feature_config``: the cached feature net of the realism (default: ``zspace score``'s); ``batch_decodes``:
+    concurrent decodes share forward passes (:mod:`zspace.explore.batching`; pixels may differ by one level)."""
     if not run_dirs:
         raise ZspaceError("zspace explore needs at least one run directory")
     runs = {name: ExploreRun.open(name, d, split=split, n=n, epoch=epoch, device=device, precision=precision,
                                  feature_config=feature_config)
             for name, d in zip(run_names(run_dirs), run_dirs)}
+    if batch_decodes:
+        for run in runs.values():
+            run.batch_decodes()
     return Explorer(runs, token=token)
 
 
@@ -102,9 +107,11 @@ class Server:
 
 
 def serve(run_dirs: Sequence[str | Path], *, host: str = LOCALHOST, port: int = 0, split: str = "test",
-          n: int | None = None, epoch: int | None = None, device: str = "auto", precision: str | None = None) -> None:
+          n: int | None = None, epoch: int | None = None, device: str = "auto", precision: str | None = None,
+          batch_decodes: bool = False) -> None:
     """``zspace explore``: open ``run_dirs``, print the address, serve until Ctrl-C."""
-    explorer = open_explorer(run_dirs, split=split, n=n, epoch=epoch, device=device, precision=precision)
+    explorer = open_explorer(run_dirs, split=split, n=n, epoch=epoch, device=device, precision=precision,
+                             batch_decodes=batch_decodes)
     server = Server(explorer, host, port)
     if host not in (LOCALHOST, "localhost", "::1"):
         log.warning(f"the explorer listens on {host}: anyone who reaches port {server.port} and has the token "
