@@ -10,7 +10,8 @@ BIN := $(VENV)/bin
 $(BIN)/zspace: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check "$(TORCH_SPEC)"
-	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]"
+	# torch stays pinned: torch-fidelity pulls torchvision, whose newest release would otherwise replace torch
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[dev]" "$(TORCH_SPEC)"
 	touch $@
 
 setup: $(BIN)/zspace

@@ -128,6 +128,30 @@ SECTIONS: dict[str, tuple[str, str, list[str], list[str]]] = {
         "drawn in <= 3 s, a zoom re-render <= 200 ms.",
         ["bench_explore.py"],
         ["bench_explore.py", "--n", "20", "--map-points", "5000", "--models", "28x28 z16"]),
+    "compare": (
+        "zspace compare: CKA, Procrustes and k-NN overlap of two latent spaces (bench_compare.py)",
+        "Baseline in the same run: naive numpy linear and RBF CKA from n x n float64 Gram matrices (HKH, Kornblith "
+        "et al.'s reference form) on the same arrays. Also: how far the 20,000-row subsample of the RBF CKA is from "
+        "its exact value on 40,000 rows, and AE vs a second AE seed vs VAE on Fashion-MNIST.",
+        ["bench_compare.py"],
+        ["bench_compare.py", "--sizes", "1000", "--dims", "16", "--subsample-n", "3000", "--subsample-d", "8",
+         "--subsample-seeds", "2", "--epochs", "0"]),
+    "holes": (
+        "Do the hole measures find a planted hole? AE and VAE on shapes,hole=1 (bench_holes.py)",
+        "Baseline in the same run: the images' own pixel reconstruction error as a novelty score. Each measure of "
+        "zspace.science.holes (void distance, cycle error, MMD witness) scores the test codes; ROC AUC of the test "
+        "images in the hole against the rest. Target: AUC >= 0.9. Beside it: the prior-vs-aggregate-posterior "
+        "MMD^2 and the hole rates of N(0, I), full-gauss and twostage draws.",
+        ["bench_holes.py", "--out", "{tmp}"],
+        ["bench_holes.py", "--out", "{tmp}", "--epochs", "1", "--n-train", "1000", "--n-draws", "200"]),
+    "fidelity": (
+        "The standard scores' cost: Inception-v3 (torch-fidelity) against zspace's feature net (bench_fidelity.py)",
+        "Baseline in the same run: zspace's own feature net on the same images (x zspace's net = how many times "
+        "slower), and the channels-last layout that zspace does not use beside torch-fidelity's own; then the "
+        "metrics on 5,000 feature rows each way. With $ZSPACE_INCEPTION_WEIGHTS set, also the standard FID beside "
+        "zspace's FD for the demo's samplers.",
+        ["bench_fidelity.py"],
+        ["bench_fidelity.py", "--n", "4", "--repeats", "1", "--metric-n", "500"]),
 }
 
 

@@ -43,6 +43,7 @@ _API = {
     "generate": "zspace.science.generation", "score": "zspace.science.quality.score",
     "FeatureNetConfig": "zspace.science.quality.features",
     "question": "zspace.science.question",
+    "compare": "zspace.science.compare", "CompareConfig": "zspace.analysis.compare",
     "ReportConfig": "zspace.report", "prepare_run": "zspace.report", "build_report": "zspace.report",
 }
 

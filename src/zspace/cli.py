@@ -32,6 +32,7 @@ COMMANDS: Registry[str] = Registry("command", {
     "factors": "factors",
     "report": "report",
     "projector": "projector",
+    "compare": "compare",
     "explore": "explore",
 })
 

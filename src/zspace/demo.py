@@ -33,6 +33,7 @@ from zspace.pipeline.run import Run, open_run
 from zspace.pipeline.train import TrainConfig, resume, train
 from zspace.report import ReportConfig, build_report, load_assets, prepare_run
 from zspace.science.quality.features import FeatureNetConfig
+from zspace.science.quality.standard import StandardConfig
 from zspace.science.question import answer_json, answer_run, finding
 from zspace.science.samplers import SAMPLERS, make_sampler
 from zspace.science.samplers.flow import INSTALL_HINT, ZukoFlowSampler, zuko_available
@@ -145,7 +146,11 @@ def question_samplers(config: DemoConfig) -> tuple[str, ...]:
 
 
 def _question_stage(config: DemoConfig, run_dir: Path) -> dict[str, Any]:
-    """``RUN_DIR/question.json`` for the run's latest epoch and the demo's samplers: reused, or asked now."""
+    """``RUN_DIR/question.json`` for the run's latest epoch and the demo's samplers: reused, or asked now.
+
+    The standard scores (FID, ...) come with it when ``$ZSPACE_INCEPTION_WEIGHTS`` names a weights file; a
+    question.json is reused only if it has them exactly when that is set.
+    """
     run = open_run(run_dir)
     path = run.layout.question
     samplers = question_samplers(config)
@@ -153,7 +158,8 @@ def _question_stage(config: DemoConfig, run_dir: Path) -> dict[str, Any]:
         answer = json.loads(path.read_text())
         if (answer.get("epoch") == run.latest_epoch()
                 and [r["sampler"] for r in answer.get("rows", [])] == list(samplers)
-                and all(r["n"] == config.question_n for r in answer["rows"])):
+                and all(r["n"] == config.question_n for r in answer["rows"])
+                and bool(answer.get("standard_net")) == (StandardConfig().weights_file() is not None)):
             return answer
     return answer_json(answer_run(run, samplers=samplers, n=config.question_n, seed=config.seed,
                                   device=config.device, n_reference=config.question_reference,

@@ -369,7 +369,9 @@ class LabRun(Run):
         held-out images, beside the reconstruction floor and the shuffled-pixel ceiling.
 
         Also stored in ``RUN_DIR/scores/NAME.json``. Options: ``seed``, ``k``, ``n_reference``, ``data``,
-        ``feature_config`` (a :class:`~zspace.science.quality.features.FeatureNetConfig`), ``epoch``, ``device``.
+        ``feature_config`` (a :class:`~zspace.science.quality.features.FeatureNetConfig`), ``epoch``, ``device``,
+        ``standard`` (a :class:`~zspace.science.quality.standard.StandardConfig`: FID, KID, ... in Inception-v3
+        features from a local weights file).
         ``zspace.core.io.to_jsonable(result)`` is its JSON.
         """
         return score_run(self, sampler, n, **options)
@@ -380,7 +382,8 @@ class LabRun(Run):
         of its points in voids of the encoded training set; shown inline as the answer table.
 
         ``n`` points per sampler. Options: ``seed``, ``n_reference``, ``n_paths`` (the CLI's ``--paths``),
-        ``feature_config``, ``data``, ``epoch``, ``device``, ``precision``. Writes ``RUN_DIR/question.json``.
+        ``feature_config``, ``data``, ``epoch``, ``device``, ``precision``, ``standard`` (as for :meth:`score`).
+        Writes ``RUN_DIR/question.json``.
         """
         chosen = (samplers,) if isinstance(samplers, str) else tuple(samplers)
         return Question(answers=question([self], samplers=chosen, n=n, **options).answers)

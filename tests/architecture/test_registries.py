@@ -37,6 +37,8 @@ REGISTRIES = [
     ("zspace.pipeline.losses", "RECONSTRUCTION_LOSSES"),
     ("zspace.pipeline.precision", "PRECISIONS"),
     ("zspace.science.samplers.base", "SAMPLERS"),
+    ("zspace.science.holes", "KERNELS"),
+    ("zspace.science.question", "PROTOCOLS"),
     ("zspace.analysis.battery", "ANALYSES"),
     ("zspace.analysis.factors.importance", "IMPORTANCE_MODELS"),
     ("zspace.plots.analysis_figures", "FIGURES"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from zspace.core.neighbours import BLOCK_ROWS, knn, kth_neighbour_distances, nearest_distances
+from zspace.core.neighbours import BLOCK_ROWS, distance_blocks, knn, kth_neighbour_distances, nearest_distances
 from zspace.core.rows import row_chunks, seeded_subsample, subsample_rows
 
 
@@ -84,3 +84,16 @@ def test_seeded_subsample_is_sorted_unique_and_reproducible():
 def test_row_chunks_cover_every_row_once():
     covered = np.concatenate([np.arange(1000)[s] for s in row_chunks(1000, 128)])
     np.testing.assert_array_equal(covered, np.arange(1000))
+
+
+def test_distance_blocks_cover_every_query_row_and_squared_gives_the_squares():
+    rng = np.random.default_rng(4)
+    query, reference = rng.standard_normal((50, 6)), rng.standard_normal((30, 6))
+    expected = brute_distances(query, reference)
+    plain = np.concatenate([d.numpy() for _, d in distance_blocks(query, reference, 16)])
+    squares = [(rows, d.numpy()) for rows, d in distance_blocks(query, reference, 16, squared=True)]
+    assert [rows.start for rows, _ in squares] == [0, 16, 32, 48]
+    np.testing.assert_allclose(plain, expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(np.concatenate([d for _, d in squares]), expected ** 2, rtol=1e-5, atol=1e-5)
+    same = next(distance_blocks(query, query, squared=True))[1].numpy()
+    assert (same >= 0).all() and np.abs(np.diag(same)).max() < 1e-5  # clamped at 0, ~0 on the diagonal

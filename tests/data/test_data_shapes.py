@@ -94,3 +94,27 @@ def test_rendering_computes_one_window_per_shape_in_batched_passes(monkeypatch, 
     assert {shape[1:] for shape in computed} == {(window, window)}
     # a share of the pixels: 56 % of a 28x28 image (a 21x21 window), 43 % of a 96x96 one (63x63)
     assert window ** 2 <= {28: 0.57, 96: 0.44}[size] * size ** 2
+
+
+def test_hole_variant_leaves_the_hole_out_of_training_only():
+    from zspace.core.errors import ZspaceError
+    from zspace.data.shapes import in_hole
+
+    train = load_images("shapes,hole=1,train=1500")
+    test = load_images("shapes,hole=1", "test", n=600)
+    # the hole, written out: x in the middle third of [0.32, 0.68], size in the upper half of [0.10, 0.20]
+    x, size = test.factors[:, 1], test.factors[:, 3]
+    expected = (x >= np.float32(0.44)) & (x < np.float32(0.56)) & (size >= np.float32(0.15))
+    np.testing.assert_array_equal(in_hole(test.factors), expected)
+    assert 0.10 < expected.mean() < 0.23          # a sixth of factor space (600 draws: 0.167 +- 0.015)
+    assert len(train) == 1500 and not in_hole(train.factors).any()
+    # the training images are plain shapes' training stream with the hole's rows skipped; the test split is unchanged
+    plain = load_images("shapes,train=2200")
+    outside = ~in_hole(plain.factors)
+    assert outside.sum() >= 1500
+    np.testing.assert_array_equal(train.factors, plain.factors[outside][:1500])
+    np.testing.assert_array_equal(train.images, plain.images[outside][:1500])
+    np.testing.assert_array_equal(test.images, load_images("shapes", "test", n=600).images)
+    np.testing.assert_array_equal(load_images("shapes,hole=1", n=100).factors, train.factors[:100])
+    with pytest.raises(ZspaceError, match="hole=2 must be 0 or 1"):
+        load_images("shapes,hole=2")

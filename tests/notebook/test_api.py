@@ -26,7 +26,7 @@ from zspace.pipeline.run import Run
 from zspace.pipeline.run import open_run as open_pipeline_run
 from zspace.science.quality.features import FeatureNetConfig
 from zspace.science.quality.score import ScoreResult
-from zspace.science.question import DEFAULT_SAMPLERS, QuestionResult
+from zspace.science.question import DEFAULT_SAMPLERS, PROTOCOLS, QuestionResult
 
 #: a feature net that trains in about a second (scores are compared, not judged)
 QUICK_FEATURES = FeatureNetConfig(epochs=1, max_train_images=256, batch_size=64)
@@ -253,6 +253,8 @@ def test_method_defaults_are_the_command_line_defaults(command, extra, method, o
     for option, parameter in options.items():
         cli = getattr(args, option)
         cli = tuple(DEFAULT_SAMPLERS) if option == "samplers" and cli is None else cli
+        if command == "question" and cli is None:  # --n and --n-reference default to the protocol's (zspace)
+            cli = getattr(PROTOCOLS[args.protocol], option)
         ours = signature[parameter].default if parameter in signature else CALLED[command][parameter]
         assert ours == cli, f"zspace {command} --{option} defaults to {cli!r}, LabRun.{method} to {ours!r}"
 

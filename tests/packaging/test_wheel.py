@@ -63,7 +63,7 @@ def test_the_wheel_holds_the_package_and_its_metadata(wheel):
     assert "zspace/cli.py" in names and "zspace/analysis/battery.py" in names
     assert not [n for n in names if n.startswith("tests/") or "__pycache__" in n]
     assert "zspace = zspace.cli:main" in entry_points
-    for extra in ("tensorboard", "flows", "notebook", "all", "dev"):
+    for extra in ("tensorboard", "flows", "notebook", "explore", "fidelity", "all", "dev"):
         assert f"Provides-Extra: {extra}" in metadata
     assert "Requires-Dist: torch>=" in metadata and "License-Expression: MIT" in metadata
 

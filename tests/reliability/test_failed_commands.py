@@ -81,6 +81,8 @@ CASES = {
                                             "existing.npz"),
     "projector over a corrupted checkpoint": (_break_latest_checkpoint, ["projector", "RUN", "--out", "OUT/proj"],
                                               "is corrupted"),
+    "compare over a corrupted checkpoint": (_break_latest_checkpoint, ["compare", "RUN", "RUN", "--out", "OUT/cmp",
+                                                                       "--device", "cpu"], "is corrupted"),
     "explore over a corrupted checkpoint": (_break_latest_checkpoint_and_drop_latents, ["explore", "RUN"],
                                             "is corrupted"),
 }

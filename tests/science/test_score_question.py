@@ -72,6 +72,9 @@ def test_question_answer_on_a_run(vae_run):
     assert profile["encoded"].void_distance[0] < 0.02  # ends are training codes (float32 distance round-off)
     stored = json.loads((vae_run / "question.json").read_text())
     assert stored["rows"][0]["sampler"] == "normal" and "sentence" in stored
+    # the prior-vs-aggregate-posterior MMD (zspace.science.holes) of this VAE's mu + sigma * eps
+    assert stored["prior_mismatch"]["posterior"].startswith("VAE aggregate posterior")
+    assert stored["prior_mismatch"]["mmd2"] == answer.prior_mismatch.mmd2 and stored["prior_mismatch"]["n_prior"] == 2000
 
 
 def test_cli_question_prints_the_table(ae_run, tmp_path, capsys, monkeypatch):

@@ -9,6 +9,7 @@ from typing import Any, Mapping
 
 from zspace.models import MODELS, ModelConfig, parse_int_list
 from zspace.pipeline.precision import PRECISION_CHOICES
+from zspace.science.quality.standard import INCEPTION_FILE, WEIGHTS_ENV
 
 
 def default_of(cls, name: str):
@@ -136,3 +137,11 @@ def add_model_use_options(p: argparse.ArgumentParser, force: bool = False) -> No
     add_precision(p)
     if force:
         add_force(p)
+
+
+def add_inception_weights(p: argparse.ArgumentParser) -> None:
+    """--inception-weights FILE: the standard scores (FID, KID, ...) in Inception-v3 features from this local file."""
+    p.add_argument("--inception-weights", metavar="FILE", default=None,
+                   help=f"torch-fidelity's Inception-v3 weights ({INCEPTION_FILE}, fetched by you, checked by its "
+                        "SHA-256): adds the standard scores FID, KID, precision/recall and density/coverage "
+                        f"(default: ${WEIGHTS_ENV}; neither: zspace's own scores only; see docs/question.md)")

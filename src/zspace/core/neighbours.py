@@ -36,13 +36,25 @@ def _float32(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
 
 
-def distance_blocks(query: np.ndarray, reference: np.ndarray,
-                    block_rows: int = BLOCK_ROWS) -> Iterator[tuple[slice, torch.Tensor]]:
-    """Yield (rows, distances): ``distances[i, j]`` = |query[rows][i] - reference[j]| as float32 (b, N)."""
+def distance_blocks(query: np.ndarray, reference: np.ndarray, block_rows: int = BLOCK_ROWS, *,
+                    squared: bool = False) -> Iterator[tuple[slice, torch.Tensor]]:
+    """Yield (rows, distances): ``distances[i, j]`` = |query[rows][i] - reference[j]| as float32 (b, N).
+
+    ``squared``: yield |q - r|^2 instead, as |q|^2 + |r|^2 - 2 q.r (one matrix product per block, clamped at 0;
+    about a third of ``cdist``'s time, for callers that need the squares, such as a Gaussian kernel). It loses
+    precision when the points lie far from the origin compared with their distances: centre them first.
+    """
     ref = _float32(reference)
+    ref_sq = ref.square().sum(dim=1).unsqueeze(0) if squared else None
     for start in range(0, len(query), block_rows):
         rows = slice(start, min(start + block_rows, len(query)))
-        yield rows, torch.cdist(_float32(query[rows]), ref)
+        block = _float32(query[rows])
+        if squared:
+            # ref_sq - 2 q r^T, then + |q|^2
+            yield rows, torch.addmm(ref_sq, block, ref.T, alpha=-2.0).add_(
+                block.square().sum(dim=1, keepdim=True)).clamp_(min=0.0)
+        else:
+            yield rows, torch.cdist(block, ref)
 
 
 def nearest_distances(query: np.ndarray, reference: np.ndarray, exclude_self: bool = False) -> np.ndarray:

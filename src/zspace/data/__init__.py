@@ -8,6 +8,7 @@ Spec grammar (the ``--data`` argument)::
 =====================  ==========================================================
 ``shapes``             procedural shapes, 28x28 grey (default 12000 train / 2000 test)
 ``shapes:96``          the same at 96x96 RGB; any size works (grey below 64 px)
+``shapes,hole=1``      the same with a planted hole: the training split leaves out a region of factor space
 ``fashion-mnist``      IDX files; $ZSPACE_DATA, /usr/share/datasets, cache, download
 ``mnist``              the same for MNIST
 ``celeba:PATH``        CelebA ``img_align_celeba`` folder (or its parent)
@@ -18,7 +19,7 @@ Spec grammar (the ``--data`` argument)::
 Options every source takes: ``n=`` (cap on images after the split, same as
 the ``n`` argument), ``seed=`` (split/generation seed), ``size=`` (same as
 ``image_size``). Source options: ``shapes``: ``train=``, ``test=`` (counts),
-``channels=``; ``folder``: ``channels=``; ``array``: ``labels=FILE.npy``.
+``channels=``, ``hole=``; ``folder``: ``channels=``; ``array``: ``labels=FILE.npy``.
 Example: ``shapes:96,n=4000``, ``folder:~/pics,size=64``.
 
 Splits: ``train``, ``test``, ``all``. IDX data and CelebA (with
@@ -67,7 +68,7 @@ COMMON_OPTIONS = frozenset({"n", "seed", "size"})
 
 #: source name -> Source, in the order of the error message that lists them
 SOURCES: Registry[Source] = Registry("data source", {
-    "shapes": Source(_shapes.load_shapes, "SIZE", False, frozenset({"train", "test", "channels"})),
+    "shapes": Source(_shapes.load_shapes, "SIZE", False, frozenset({"train", "test", "channels", "hole"})),
     "fashion-mnist": Source(_idx.load_fashion_mnist, None, False, frozenset()),
     "mnist": Source(_idx.load_mnist, None, False, frozenset()),
     "celeba": Source(_celeba.load_celeba, "PATH", True, frozenset(), SPLITS.choices("valid")),

@@ -19,6 +19,13 @@ The three kinds have equal area for equal ``size``, so size and kind are
 separate factors. Edges are anti-aliased from the exact signed distance, so
 pixels change smoothly with every continuous factor. Image ``i`` of a split
 depends only on ``(seed, split, i)``: a smaller ``n`` gives a prefix.
+
+A planted hole (``shapes,hole=1``): the training split leaves out every shape
+with ``x`` in the middle third of its range (0.44 <= x < 0.56) and ``size`` in
+the upper half of its (size >= 0.15), a sixth of factor space (:func:`in_hole`);
+its images are drawn from the same stream with those rows skipped, so the
+prefix rule still holds. The test split keeps everything (it is the test split
+of plain ``shapes``), and ``in_hole(test.factors)`` marks the held-out region.
 """
 
 from __future__ import annotations
@@ -37,6 +44,10 @@ RGB_FROM_SIZE = 64          # sizes from here on default to RGB
 X_RANGE = (0.32, 0.68)
 SIZE_RANGE = (0.10, 0.20)
 BRIGHTNESS_RANGE = (0.5, 1.0)
+
+#: the planted hole of ``hole=1``: x in the middle third of X_RANGE, size in the upper half of SIZE_RANGE
+HOLE_X = (X_RANGE[0] + (X_RANGE[1] - X_RANGE[0]) / 3, X_RANGE[0] + 2 * (X_RANGE[1] - X_RANGE[0]) / 3)
+HOLE_SIZE = ((SIZE_RANGE[0] + SIZE_RANGE[1]) / 2, SIZE_RANGE[1])
 
 _SYMMETRY = np.array([1, 4, 3])                              # rotations mapping the shape onto itself
 _SQUARE_HALF_SIDE = np.sqrt(np.pi) / 2.0                     # (2h)^2 = pi s^2
@@ -62,6 +73,25 @@ def sample_factors(count: int, channels: int, rng: np.random.Generator) -> np.nd
     factors = low + u * (high - low)
     factors[:, 0] = np.minimum(np.floor(factors[:, 0]), 2.0)
     return factors.astype(np.float32)
+
+
+def in_hole(factors: np.ndarray) -> np.ndarray:
+    """(N,) bool: whether each row of shapes factors (N, F) lies in the planted hole of ``hole=1``
+    (HOLE_X[0] <= x < HOLE_X[1] and size >= HOLE_SIZE[0])."""
+    x, size = factors[:, 1], factors[:, 3]
+    return (x >= np.float32(HOLE_X[0])) & (x < np.float32(HOLE_X[1])) & (size >= np.float32(HOLE_SIZE[0]))
+
+
+def _factors_outside_hole(count: int, channels: int, rng: np.random.Generator) -> np.ndarray:
+    """The first ``count`` rows of the stream of ``rng`` that lie outside the hole (N, F) float32; rows are drawn in
+    chunks, and chunks of one stream concatenate to the same rows, so a smaller count gives a prefix."""
+    kept, have = [], 0
+    while have < count:
+        chunk = sample_factors(int((count - have) * 1.25) + 16, channels, rng)
+        chunk = chunk[~in_hole(chunk)]
+        kept.append(chunk)
+        have += len(chunk)
+    return np.concatenate(kept)[:count] if kept else sample_factors(0, channels, rng)
 
 
 def factor_colours(factors: np.ndarray, channels: int) -> np.ndarray:
@@ -137,16 +167,21 @@ def _triangle(u, v, size):
 
 
 def make_shapes(count: int, *, image_size: int = DEFAULT_SIZE, channels: int | None = None,
-                seed: int = 0, split: str = "train") -> tuple[np.ndarray, np.ndarray]:
-    """``count`` images of one split and their factors: ((N, S, S, C) uint8, (N, F) float32)."""
+                seed: int = 0, split: str = "train", hole: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` images of one split and their factors: ((N, S, S, C) uint8, (N, F) float32).
+
+    ``hole``: the training split leaves out the planted hole (:func:`in_hole`); the test split is unchanged."""
     channels = channels or (3 if image_size >= RGB_FROM_SIZE else 1)
     rng = np.random.default_rng([seed, _SPLIT_STREAM[split]])
-    factors = sample_factors(count, channels, rng)
+    if hole and split == "train":
+        factors = _factors_outside_hole(count, channels, rng)
+    else:
+        factors = sample_factors(count, channels, rng)
     return render(factors, image_size, channels), factors
 
 
 def load_shapes(request: SourceRequest) -> ImageSet:
-    """Loader for ``shapes[:SIZE][,train=N][,test=N][,channels=C]``."""
+    """Loader for ``shapes[:SIZE][,train=N][,test=N][,channels=C][,hole=1]``."""
     size = DEFAULT_SIZE
     if request.arg is not None:
         try:
@@ -164,6 +199,10 @@ def load_shapes(request: SourceRequest) -> ImageSet:
     channels = request.int_option("channels", 3 if size >= RGB_FROM_SIZE else 1)
     if channels not in (1, 3):
         raise ZspaceError(f"--data {request.spec!r}: channels={channels} must be 1 (grey) or 3 (RGB)")
+    hole = request.int_option("hole", 0, minimum=0)
+    if hole not in (0, 1):
+        raise ZspaceError(f"--data {request.spec!r}: hole={hole} must be 0 or 1 (1: the training split leaves out "
+                          "the planted hole)")
     counts = {"train": request.int_option("train", DEFAULT_TRAIN), "test": request.int_option("test", DEFAULT_TEST)}
     parts = ["train", "test"] if request.split == "all" else [request.split]
     total = sum(counts[part] if request.n is None else min(counts[part], request.n) for part in parts)
@@ -176,7 +215,7 @@ def load_shapes(request: SourceRequest) -> ImageSet:
         if count <= 0:
             break
         part_images, part_factors = make_shapes(count, image_size=size, channels=channels,
-                                                seed=request.seed, split=part)
+                                                seed=request.seed, split=part, hole=bool(hole))
         images.append(part_images)
         factors.append(part_factors)
         if remaining is not None:

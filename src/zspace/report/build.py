@@ -31,6 +31,8 @@ from zspace.report import figures
 from zspace.report.answer import sampler_table
 from zspace.report.assets import REAL_GRID, RunAssets, answer_samplers, grid_name, load_assets
 from zspace.report.html import Page, bidi, dict_table, esc, isolate, png, table
+from zspace.science.quality.standard import HINT as STANDARD_HINT
+from zspace.science.quality.standard import LABEL as STANDARD_LABEL
 from zspace.science.question import finding
 
 #: lists longer than this are summarised in tables (count, first, last, min, max)
@@ -196,20 +198,29 @@ def _answer(page: Page, runs: list[RunAssets]) -> None:
     page.heading("Answer: do random points decode badly, and why?", anchor="answer")
     counts = sorted({r["n"] for _, f in found for r in f["rows"] if r.get("n")})
     drawn = " or ".join(f"{n:,}" for n in counts) or "the"
+    with_fid = any(f.get("standard") for _, f in found)
     page.add(f'<p class="note">FD of images decoded from {drawn} random points of each sampler, as a multiple of '
              "the model's reconstruction floor (FD of its own reconstructions of test images; 1x is as good as this "
              "decoder gets); void share: the part of those points farther from every encoded training point than "
              "nearly all training points are from each other; P / R: k-NN precision and recall against test "
-             "images.</p>")
+             "images. FD, P and R are measured in zspace's own feature net"
+             + (f"; FID: the Frechet Inception Distance ({esc(STANDARD_LABEL)}), the field's number, against "
+                "the same test images" if with_fid else "") + ".</p>")
+    if not with_fid:
+        page.add(f'<p class="note">{esc(STANDARD_HINT)}</p>')
     page.add("".join(f"<p>{esc(f['sentence'])}</p>" for _, f in found))
     samplers = list(dict.fromkeys(r["sampler"] for _, f in found for r in f["rows"]))
     rows = []
     for a, f in found:
         cells = {r["sampler"]: f"{r['x_floor']:.2f}x · void {r['void_share']:.2f} · P {r['precision']:.2f} "
-                               f"R {r['recall']:.2f}" + (" (best)" if r is f["best"] else "")
+                               f"R {r['recall']:.2f}" + (f" · FID {r['standard']['fid']:.3g}" if r.get("standard")
+                                                         else "")
+                               + (" (best)" if r is f["best"] else "")
                  for r in f["rows"]}
-        rows.append([_run_name(a), f"{f['floor_fd']:.3g}", *(cells.get(s, "-") for s in samplers)])
-    page.add(table(rows, ["model", "floor FD", *samplers], cls="answer"))
+        floor_fid = (f.get("standard") or {}).get("floor")
+        rows.append([_run_name(a), f"{f['floor_fd']:.3g}", *(cells.get(s, "-") for s in samplers)]
+                    + ([f"{floor_fid['fid']:.3g}" if floor_fid else "-"] if with_fid else []))
+    page.add(table(rows, ["model", "floor FD", *samplers] + (["floor FID"] if with_fid else []), cls="answer"))
     pictures = []
     for a, f in found:
         for sampler in answer_samplers(a.question):
@@ -263,6 +274,11 @@ def _question_block(page: Page, answer: dict[str, Any], name: str) -> str:
     facts = {"intrinsic dimension (TwoNN)": dim["twonn"], "intrinsic dimension (MLE)": dim["mle"],
              "active units": answer["active_units"] if answer["active_units"] is not None else "n/a (AE)",
              "void threshold (z units)": answer["void_threshold"]}
+    net = answer.get("standard_net")
+    if net:  # what the standard columns were measured with
+        facts["standard scores"] = (f"{net.get('label')}: torch-fidelity {net.get('torch_fidelity')}, weights "
+                                    f"{Path(str(net.get('weights'))).name} (SHA-256 {str(net.get('sha256'))[:12]}...), "
+                                    f"{net.get('n_reference')} real images")
     block = (sampler_table(answer) + dict_table(facts)
              + f"<p>{esc(answer.get('sentence', ''))}</p>")
     profiles = (answer.get("paths") or {}).get("profiles") or []

@@ -12,6 +12,11 @@ Reading: if the samplers with the smallest void share are also the ones
 closest to the floor (a high rank correlation), the voids explain the
 failures; a sampler with a large void share yet a good FD would point to a
 larger coherent region where decoding works.
+
+With a weights file of torch-fidelity's Inception-v3 every row also carries
+the field's standard scores (FID, KID, precision/recall, density/coverage;
+:mod:`zspace.science.quality.standard`), and :data:`PROTOCOLS` names sets of
+options, such as the literature's (``rae``: Ghosh et al. 2020).
 """
 
 from __future__ import annotations
@@ -26,15 +31,19 @@ from zspace.analysis.vae_stats import vae_statistics
 from zspace.core import io
 from zspace.core.errors import require
 from zspace.core.log import get_logger
+from zspace.core.registry import Registry
 from zspace.core.results import json_summary
 from zspace.core.rng import sub_seed
 from zspace.data.imageset import require_images_fit
 from zspace.pipeline import checkpoint
 from zspace.pipeline.run import Run, open_run
+from zspace.science.holes import PriorMismatch, store_prior_mismatch
 from zspace.science.intrinsic_dim import IntrinsicDimResult, intrinsic_dimension
 from zspace.science.latents import fitted_sampler, training_store
+from zspace.science.quality.features import LABEL as FEATURE_NET_LABEL
 from zspace.science.quality.features import FeatureNetConfig
-from zspace.science.quality.score import QualityRow, Scorer
+from zspace.science.quality.score import STANDARD_HEADER, QualityRow, Scorer, standard_cells
+from zspace.science.quality.standard import HINT, LABEL as STANDARD_LABEL, StandardConfig, StandardRow
 from zspace.science.samplers import SAMPLERS, make_sampler
 from zspace.science.voids import PathProfiles, VoidReference, path_profiles, void_share
 
@@ -43,6 +52,37 @@ log = get_logger(__name__)
 #: the samplers of issue 6, naive ones first
 DEFAULT_SAMPLERS = ("normal", "uniform:2", "diag-gauss", "full-gauss", "marginal", "shell", "interp:5", "gmm:10",
                     "flow")
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """A named set of ``zspace question`` options (``--protocol NAME``); options given on the command line win.
+
+    Attributes
+    ----------
+    samplers : tuple of str
+        Sampler specs.
+    n : int
+        Points drawn and decoded per sampler.
+    n_reference : int
+        Held-out test images in the real set (at most half the test split; the other half gives the floor).
+    about : str
+        Where the protocol comes from, in one line.
+    """
+
+    samplers: tuple[str, ...]
+    n: int
+    n_reference: int
+    about: str
+
+
+#: the protocols of ``zspace question --protocol``; docs/question.md says what each leaves different from its source
+PROTOCOLS: Registry[Protocol] = Registry("question protocol", {
+    "zspace": Protocol(DEFAULT_SAMPLERS, 5000, 5000, "zspace's own: every sampler of issue 6, 5,000 points each"),
+    "rae": Protocol(("normal", "gmm:10"), 10000, 5000,
+                    "Ghosh et al. 2020 (RAE): a 10-component full-covariance GMM fitted ex post to the training "
+                    "codes beside N(0, I), 10,000 samples each against test images"),
+})
 
 
 @dataclass
@@ -57,6 +97,7 @@ class SamplerRow:
     recall: float
     void_share: float
     median_void_ratio: float
+    standard: StandardRow | None = None
 
 
 @dataclass
@@ -79,6 +120,9 @@ class RunAnswer:
     paths: PathProfiles | None
     feature_net: dict
     sentence: str = ""
+    standard_net: dict | None = None
+    #: MMD^2 of N(0, I) against the training codes' aggregate posterior (:mod:`zspace.science.holes`)
+    prior_mismatch: PriorMismatch | None = None
 
     def best(self) -> SamplerRow:
         return min(self.rows, key=lambda r: r.fd)
@@ -100,15 +144,23 @@ class QuestionResult:
             lines = [f"== {a.label}: {a.kind.upper()} z_dim {a.z_dim}"
                      + (f", fact {a.fact:g}" if a.kind == "vae" else "") + f", epoch {a.epoch} ({a.run})",
                      f"intrinsic dimension of the training codes: TwoNN {a.intrinsic_dim.twonn:.1f}, "
-                     f"MLE {a.intrinsic_dim.mle:.1f} ({a.intrinsic_dim.n_points} points); active units {au}",
-                     f"{'sampler':<26} {'FD':>9} {'x floor':>8} {'precision':>9} {'recall':>7} {'void share':>10}"]
-            for name, fd, ratio, precision, recall, void in a.table_rows():
+                     f"MLE {a.intrinsic_dim.mle:.1f} ({a.intrinsic_dim.n_points} points); active units {au}"]
+            answer = answer_json(a)
+            standard = standard_table_rows(answer)
+            own = f"{'FD':>9} {'x floor':>8} {'precision':>9} {'recall':>7} {'void share':>10}"
+            if standard is not None:
+                lines.append(f"{'':<26} {FEATURE_NET_LABEL:^{len(own)}} | {STANDARD_LABEL}")
+            lines.append(f"{'sampler':<26} {own}" + ("" if standard is None else " | " + STANDARD_HEADER))
+            for i, (name, fd, ratio, precision, recall, void) in enumerate(table_rows(answer)):
                 void_text = "-" if void is None else f"{void:.3f}"
-                lines.append(f"{name:<26} {fd:>9.3f} {ratio:>8.2f} {precision:>9.3f} {recall:>7.3f} {void_text:>10}")
+                lines.append(f"{name:<26} {fd:>9.3f} {ratio:>8.2f} {precision:>9.3f} {recall:>7.3f} {void_text:>10}"
+                             + ("" if standard is None else " | " + standard_cells(standard[i])))
             if a.paths is not None:
                 lines.append("paths: " + a.paths.sentence())
             lines.append(a.sentence)
             blocks.append("\n".join(lines))
+        if self.answers and all(a.standard_net is None for a in self.answers):
+            blocks.append(HINT)
         return "\n\n".join(blocks)
 
     def markdown(self) -> str:
@@ -119,14 +171,21 @@ class QuestionResult:
             out.append(f"**{a.label}** ({a.kind.upper()}, z {a.z_dim}" + (f", fact {a.fact:g}" if a.kind == "vae" else "")
                        + f", epoch {a.epoch}): intrinsic dimension TwoNN {a.intrinsic_dim.twonn:.1f}, "
                        f"MLE {a.intrinsic_dim.mle:.1f}; active units {au}; void threshold {a.void_threshold:.3g}\n")
-            out.append("| sampler | FD | x floor | precision | recall | void share |")
-            out.append("|---|---:|---:|---:|---:|---:|")
-            for name, fd, ratio, precision, recall, void in a.table_rows():
+            answer = answer_json(a)
+            standard = standard_table_rows(answer)
+            extra = "" if standard is None else "".join(f" {c} |" for c in STANDARD_COLUMNS)
+            fd_header = "FD" if standard is None else f"FD ({FEATURE_NET_LABEL})"
+            out.append(f"| sampler | {fd_header} | x floor | precision | recall | void share |{extra}")
+            out.append("|---|---:|---:|---:|---:|---:|" + ("" if standard is None else "---:|" * len(STANDARD_COLUMNS)))
+            for i, (name, fd, ratio, precision, recall, void) in enumerate(table_rows(answer)):
                 void_text = "-" if void is None else f"{void:.3f}"
-                out.append(f"| {name} | {fd:.2f} | {ratio:.2f} | {precision:.3f} | {recall:.3f} | {void_text} |")
+                cells = "" if standard is None else "".join(f" {c} |" for c in standard_values(standard[i]))
+                out.append(f"| {name} | {fd:.2f} | {ratio:.2f} | {precision:.3f} | {recall:.3f} | {void_text} |{cells}")
             if a.paths is not None:
                 out.append(f"\nPaths: {a.paths.sentence()}.")
             out.append(f"\n{a.sentence}\n")
+        if self.answers and all(a.standard_net is None for a in self.answers):
+            out.append(HINT + "\n")
         return "\n".join(out)
 
 
@@ -143,6 +202,32 @@ def table_rows(answer: dict) -> list[tuple[str, float, float, float, float, floa
     rows.append(("shuffled pixels (ceiling)", ceiling["fd"], ceiling["fd"] / floor["fd"], ceiling["precision"],
                  ceiling["recall"], None))
     return rows
+
+
+#: the standard columns of the tables (report, markdown), each named with its feature net
+STANDARD_COLUMNS = (f"FID ({STANDARD_LABEL})", f"KID ({STANDARD_LABEL})", "precision (Inception)",
+                    "recall (Inception)", "density (Inception)", "coverage (Inception)")
+
+
+def standard_table_rows(answer: dict) -> list[dict | None] | None:
+    """The standard scores of each row of :func:`table_rows` (same order), or None when the run has none.
+
+    Each entry is the row's ``standard`` dict (``fid``, ``kid``, ``kid_std``, ``precision``, ``recall``,
+    ``density``, ``coverage``), or None for a row measured without them.
+    """
+    if not answer.get("standard_net"):
+        return None
+    rows = sorted(answer["rows"], key=lambda r: r["fd"])
+    return ([answer["floor"].get("standard")] + [r.get("standard") for r in rows]
+            + [answer["ceiling"].get("standard")])
+
+
+def standard_values(row: dict | None) -> list[str]:
+    """The cells of :data:`STANDARD_COLUMNS` for one standard dict ("-" where not measured)."""
+    if row is None:
+        return ["-"] * len(STANDARD_COLUMNS)
+    return [f"{row['fid']:.2f}", f"{row['kid']:.4f}", f"{row['precision']:.3f}", f"{row['recall']:.3f}",
+            f"{row['density']:.3f}", f"{row['coverage']:.3f}"]
 
 
 def reading(answer: RunAnswer) -> str:
@@ -186,10 +271,15 @@ def finding(answer: dict, label: str | None = None) -> dict:
     Returns a dict with ``label``, ``kind``, ``fact``, ``floor_fd``, ``best`` (the fitted sampler with the lowest
     FD, or the best of all when none is fitted), ``normal`` (N(0, I), when scored), ``rows`` (every sampler:
     ``sampler``, ``n`` points scored, ``x_floor`` = FD / floor FD, ``void_share``, ``precision``, ``recall``, in the order scored)
-    and ``sentence``, generated from these numbers.
+    and ``sentence``, generated from these numbers. Where the answer has the standard scores (Inception-v3),
+    each row also has ``standard`` (its FID, KID, ...) and the result ``standard`` (``feature_net``, ``floor``,
+    ``ceiling``).
     """
     rows = [{"sampler": r["sampler"], "n": r.get("n"), "x_floor": r["fd_over_floor"], "void_share": r["void_share"],
              "precision": r["precision"], "recall": r["recall"]} for r in answer["rows"]]
+    if answer.get("standard_net"):  # the field's numbers beside zspace's own, each row and the floor
+        for row, r in zip(rows, answer["rows"]):
+            row["standard"] = r.get("standard")
     fitted = [r for r in rows if is_fitted(r["sampler"])]
     best = min(fitted or rows, key=lambda r: r["x_floor"])
     normal = next((r for r in rows if r["sampler"] == "normal"), None)
@@ -207,9 +297,13 @@ def finding(answer: dict, label: str | None = None) -> dict:
                        f"{normal['x_floor'] / best['x_floor']:.1f}x worse")
             sentence += (f"; N(0, I) does {verdict}: {normal['x_floor']:.2f}x the floor with "
                          f"{normal['void_share']:.0%} of its points in voids")
-    return {"label": label, "kind": answer.get("kind"), "fact": answer.get("fact"),
-            "floor_fd": answer["floor"]["fd"], "best": best, "normal": normal, "rows": rows,
-            "too_weak": weak is not None, "sentence": sentence + "."}
+    out = {"label": label, "kind": answer.get("kind"), "fact": answer.get("fact"),
+           "floor_fd": answer["floor"]["fd"], "best": best, "normal": normal, "rows": rows,
+           "too_weak": weak is not None, "sentence": sentence + "."}
+    if answer.get("standard_net"):
+        out["standard"] = {"feature_net": answer["standard_net"].get("label", STANDARD_LABEL),
+                           "floor": answer["floor"].get("standard"), "ceiling": answer["ceiling"].get("standard")}
+    return out
 
 
 #: the floor is "far from the real images" when its FD is at least this share of the shuffled-pixel ceiling's
@@ -258,12 +352,17 @@ def answer_run(run: Run | str | Path, samplers: tuple[str, ...] = DEFAULT_SAMPLE
                data: str | None = None, *, seed: int = 0, epoch: int | None = None, device: str = "auto",
                n_reference: int = 5000, n_void_reference: int = 20000, n_paths: int = 32,
                n_id_points: int = 5000, label: str | None = None,
-               feature_config: FeatureNetConfig | None = None, precision: str | None = None) -> RunAnswer:
-    """All numbers of ``zspace question`` for one run (samplers are fitted and saved when missing)."""
+               feature_config: FeatureNetConfig | None = None, precision: str | None = None,
+               standard: StandardConfig | None = None) -> RunAnswer:
+    """All numbers of ``zspace question`` for one run (samplers are fitted and saved when missing).
+
+    ``standard``: the standard scores' options (its ``weights`` file, else ``$ZSPACE_INCEPTION_WEIGHTS``; none:
+    no standard scores).
+    """
     run, epoch = check_inputs(run, samplers, epoch)
     require_images_fit(n, run.model_config.input_shape, "n")  # before the costly reference set is built
     scorer = Scorer(run, data, n_reference=n_reference, seed=seed, epoch=epoch, device=device,
-                    feature_config=feature_config, precision=precision)
+                    feature_config=feature_config, precision=precision, standard=standard)
     store = training_store(run, epoch, device)
     z_train = store.codes
     reference = VoidReference.build(z_train, n_void_reference, seed=seed)
@@ -275,7 +374,8 @@ def answer_run(run: Run | str | Path, samplers: tuple[str, ...] = DEFAULT_SAMPLE
         voids = void_share(z, reference, spec)
         rows.append(SamplerRow(sampler=spec, n=n, fd=quality.fd, fd_over_floor=quality.fd / scorer.floor.fd
                                if scorer.floor.fd > 0 else float("inf"), precision=quality.precision,
-                               recall=quality.recall, void_share=voids.share, median_void_ratio=voids.median_ratio))
+                               recall=quality.recall, void_share=voids.share, median_void_ratio=voids.median_ratio,
+                               standard=quality.standard))
     rho = None
     if len(rows) >= 3:
         value = spearmanr([r.void_share for r in rows], [r.fd for r in rows]).statistic
@@ -299,7 +399,9 @@ def answer_run(run: Run | str | Path, samplers: tuple[str, ...] = DEFAULT_SAMPLE
                        rows=rows, floor=scorer.floor, ceiling=scorer.ceiling,
                        intrinsic_dim=intrinsic_dimension(z_train, n_id_points, seed), active_units=active,
                        void_threshold=reference.threshold, void_fd_spearman=rho, paths=paths,
-                       feature_net=scorer.features.info())
+                       feature_net=scorer.features.info(),
+                       standard_net=None if scorer.standard is None else scorer.standard.info(),
+                       prior_mismatch=store_prior_mismatch(store, seed=seed))
     answer.sentence = reading(answer)
     io.write_json(run.layout.question, answer_json(answer))
     return answer
@@ -332,5 +434,6 @@ def question(runs: list[str | Path], **options) -> QuestionResult:
     return QuestionResult(answers=[answer_run(r, **options) for r in opened])
 
 
-__all__ = ["DEFAULT_SAMPLERS", "finding", "too_weak_to_tell", "is_fitted", "SamplerRow", "RunAnswer", "QuestionResult",
+__all__ = ["DEFAULT_SAMPLERS", "PROTOCOLS", "Protocol", "STANDARD_COLUMNS", "standard_table_rows", "standard_values",
+           "finding", "too_weak_to_tell", "is_fitted", "SamplerRow", "RunAnswer", "QuestionResult",
            "answer_run", "answer_json", "question", "reading", "table_rows"]

@@ -7,4 +7,6 @@
   (Kynkaanniemi et al. 2019).
 * :mod:`~zspace.science.quality.score` — a sampler of a run against held-out images,
   beside the reconstruction floor and the shuffled-pixel ceiling.
+* :mod:`~zspace.science.quality.standard` — the field's standard scores (FID, KID, precision/recall,
+  density/coverage) in torch-fidelity's Inception-v3 features, from a local weights file.
 """

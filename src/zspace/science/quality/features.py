@@ -50,6 +50,8 @@ log = get_logger(__name__)
 
 #: bump when the architecture or training changes, so cached nets are retrained
 FEATURE_NET_VERSION = 3
+#: this feature space, as tables and reports label its columns (beside the standard scores' Inception-v3)
+LABEL = "zspace feature net"
 
 
 @dataclass
@@ -238,4 +240,4 @@ def _save(net: FeatureNet, directory: Path, config: FeatureNetConfig, task: str,
                                                    "version": FEATURE_NET_VERSION})
 
 
-__all__ = ["FeatureNetConfig", "FeatureNet", "FeatureExtractor", "feature_extractor"]
+__all__ = ["FeatureNetConfig", "FeatureNet", "FeatureExtractor", "feature_extractor", "LABEL"]

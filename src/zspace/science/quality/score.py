@@ -12,6 +12,12 @@ Every set goes through the same feature net (:mod:`zspace.science.quality.featur
 and is compared with half A by the Frechet distance and k-NN precision/recall.
 FD has a positive bias that shrinks with the sample count, so compare rows
 of equal ``n`` (``zspace question`` draws ``n_reference`` samples per sampler).
+
+Where a weights file of torch-fidelity's Inception-v3 is given (``StandardConfig.weights`` or
+``$ZSPACE_INCEPTION_WEIGHTS``), every set also gets the field's standard scores against the same half A
+(:mod:`zspace.science.quality.standard`: FID, KID, precision/recall, density/coverage), in
+``QualityRow.standard``; without one those are None and :data:`~zspace.science.quality.standard.HINT` says how
+to get them.
 """
 
 from __future__ import annotations
@@ -30,9 +36,12 @@ from zspace.data.imageset import require_images_fit
 from zspace.pipeline.run import Run, open_run
 from zspace.pipeline.session import InferenceSession, open_session
 from zspace.science.latents import fitted_sampler
+from zspace.science.quality.features import LABEL as FEATURE_NET_LABEL
 from zspace.science.quality.features import FeatureExtractor, FeatureNetConfig, feature_extractor
 from zspace.science.quality.frechet import frechet_distance_from_stats, gaussian_stats
 from zspace.science.quality.precision_recall import inside_manifold, knn_radii, realism
+from zspace.science.quality.standard import LABEL as STANDARD_LABEL
+from zspace.science.quality.standard import HINT, StandardConfig, StandardRow, StandardScorer, standard_scorer
 from zspace.science.samplers import Sampler, saved_name
 
 FLOOR = "reconstruction"
@@ -55,6 +64,9 @@ class QualityRow:
         k-NN precision and recall in [0, 1] (higher is better).
     realism_median : float
         Median per-image realism (>= 1: inside the real manifold).
+    standard : StandardRow or None
+        FID, KID, precision/recall, density/coverage in Inception-v3 features (torch-fidelity's), when a
+        weights file was given; None otherwise.
     """
 
     name: str
@@ -63,6 +75,7 @@ class QualityRow:
     precision: float
     recall: float
     realism_median: float
+    standard: StandardRow | None = None
 
 
 @dataclass
@@ -80,18 +93,50 @@ class ScoreResult:
     seed: int
     feature_net: dict[str, Any] = field(default_factory=dict)
     precision: str = "fp32"
+    standard_net: dict[str, Any] | None = None
 
     @property
     def fd_over_floor(self) -> float:
         return self.sampler.fd / self.floor.fd if self.floor.fd > 0 else float("inf")
 
     def format(self) -> str:
-        lines = [f"{'set':<18} {'n':>6} {'FD':>9} {'precision':>9} {'recall':>7}"]
+        """The floor, sampler and ceiling rows in both feature nets (the standard block only when measured)."""
+        standard = self.standard_net is not None
+        own = f"{'n':>6} {'FD':>9} {'precision':>9} {'recall':>7}"
+        lines = [f"{'':<18} {FEATURE_NET_LABEL:^{len(own)}} | {STANDARD_LABEL}"] if standard else []
+        lines.append(f"{'set':<18} {own}" + (" | " + STANDARD_HEADER if standard else ""))
         for row in (self.floor, self.sampler, self.ceiling):
-            lines.append(f"{row.name:<18} {row.n:>6} {row.fd:>9.3f} {row.precision:>9.3f} {row.recall:>7.3f}")
+            lines.append(f"{row.name:<18} {row.n:>6} {row.fd:>9.3f} {row.precision:>9.3f} {row.recall:>7.3f}"
+                         + (" | " + standard_cells(row.standard) if standard else ""))
         lines.append(f"FD / floor = {self.fd_over_floor:.2f}  (feature net: {self.feature_net.get('task')}, "
                      f"held-out accuracy {self.feature_net.get('test_accuracy', float('nan')):.3f})")
+        if standard:
+            lines.append(f"FID / floor = {fid_over_floor(self.sampler, self.floor):.2f}  ({STANDARD_LABEL}: "
+                         f"{self.standard_net.get('weights')}, KID subsets of "
+                         f"{min(self.standard_net.get('kid_subset_size', 0), self.sampler.n, self.n_reference)})")
+        else:
+            lines.append(HINT)
         return "\n".join(lines)
+
+
+#: the standard block of a plain-text table (:func:`standard_cells` fills it)
+STANDARD_HEADER = f"{'FID':>9} {'KID':>9} {'precision':>9} {'recall':>7} {'density':>7} {'coverage':>8}"
+
+
+def standard_cells(row: StandardRow | dict | None) -> str:
+    """A row's standard block under :data:`STANDARD_HEADER` (dashes where it was not measured)."""
+    if row is None:
+        return " ".join(f"{'-':>{len(h)}}" for h in STANDARD_HEADER.split(" ") if h)
+    r = row if isinstance(row, dict) else dataclasses.asdict(row)
+    return (f"{r['fid']:>9.3f} {r['kid']:>9.5f} {r['precision']:>9.3f} {r['recall']:>7.3f} {r['density']:>7.3f} "
+            f"{r['coverage']:>8.3f}")
+
+
+def fid_over_floor(row: QualityRow, floor: QualityRow) -> float:
+    """The row's FID as a multiple of the floor's (nan when either was not measured)."""
+    if row.standard is None or floor.standard is None:
+        return float("nan")
+    return row.standard.fid / floor.standard.fid if floor.standard.fid > 0 else float("inf")
 
 
 class Scorer:
@@ -100,11 +145,14 @@ class Scorer:
     Build once, then call :meth:`score_points` or :meth:`score_sampler` per sampler.
     The run's model (:attr:`session`, loaded once) decodes in ``precision`` (default: the run's training precision);
     the feature net, the measuring instrument, always computes in float32.
+    ``standard`` (weights file, expected digest, KID options) adds the standard scores in Inception-v3 features
+    (:attr:`standard`, None without a weights file; see :mod:`zspace.science.quality.standard`).
     """
 
     def __init__(self, run: Run | str | Path, data: str | None = None, *, n_reference: int = 5000, k: int = 3,
                  seed: int = 0, epoch: int | None = None, device: str = "auto",
-                 feature_config: FeatureNetConfig | None = None, precision: str | None = None) -> None:
+                 feature_config: FeatureNetConfig | None = None, precision: str | None = None,
+                 standard: StandardConfig | None = None) -> None:
         self.run = run if isinstance(run, Run) else open_run(run)
         train_config = self.run.train_config
         self.data = data or train_config.data
@@ -121,6 +169,8 @@ class Scorer:
         self.n_reference = half
         real_images = test.images[np.sort(order[:half])]
         held_images = test.images[np.sort(order[half:2 * half])]
+        # the weights file is checked (and the real set's Inception features computed) before the feature net trains
+        self.standard: StandardScorer | None = standard_scorer(real_images, standard, device)
         feature_config = dataclasses.replace(feature_config or FeatureNetConfig(), data=self.data,
                                              image_size=train_config.image_size)
         self.features: FeatureExtractor = feature_extractor(feature_config)
@@ -149,7 +199,8 @@ class Scorer:
         recall = inside_manifold(self.real, feats, knn_radii(feats, self.k)).mean()
         realism_median = float(np.median(realism(feats, self.real, self.real_radii)))
         return QualityRow(name=name, n=len(images), fd=fd, precision=float(precision), recall=float(recall),
-                          realism_median=realism_median)
+                          realism_median=realism_median,
+                          standard=None if self.standard is None else self.standard.score_images(images))
 
     def score_points(self, z: np.ndarray, name: str) -> QualityRow:
         """Decode latent points and score the images."""
@@ -166,19 +217,24 @@ class Scorer:
     def result(self, row: QualityRow) -> ScoreResult:
         return ScoreResult(run=str(self.run.root), sampler=row, floor=self.floor, ceiling=self.ceiling,
                            data=self.data, epoch=int(self.epoch), n_reference=self.n_reference, k=self.k,
-                           seed=self.seed, feature_net=self.features.info(), precision=self.session.precision.name)
+                           seed=self.seed, feature_net=self.features.info(), precision=self.session.precision.name,
+                           standard_net=None if self.standard is None else self.standard.info())
 
 
 def score(run: Run | str | Path, sampler: str = "normal", n: int = 10000, data: str | None = None, *,
           seed: int = 0, epoch: int | None = None, k: int = 3, n_reference: int = 5000, device: str = "auto",
           feature_config: FeatureNetConfig | None = None, save: bool = True,
-          precision: str | None = None) -> ScoreResult:
-    """Score ``sampler`` of a run (fitted ones are fitted and saved first) and store ``RUN_DIR/scores/<name>.json``."""
+          precision: str | None = None, standard: StandardConfig | None = None) -> ScoreResult:
+    """Score ``sampler`` of a run (fitted ones are fitted and saved first) and store ``RUN_DIR/scores/<name>.json``.
+
+    ``standard``: the standard scores' options (:class:`~zspace.science.quality.standard.StandardConfig`; its
+    ``weights`` file, else ``$ZSPACE_INCEPTION_WEIGHTS``; none: no standard scores).
+    """
     require(n > k, f"--n {n} must be larger than k={k}")
     run = run if isinstance(run, Run) else open_run(run)
     require_images_fit(n, run.model_config.input_shape, "n")  # before the costly reference set is built
     scorer = Scorer(run, data, n_reference=n_reference, k=k, seed=seed, epoch=epoch, device=device,
-                    feature_config=feature_config, precision=precision)
+                    feature_config=feature_config, precision=precision, standard=standard)
     chosen = fitted_sampler(scorer.run, sampler, epoch=scorer.epoch, seed=seed, device=device)
     row, _ = scorer.score_sampler(chosen, sampler, n)
     result = scorer.result(row)
@@ -187,4 +243,5 @@ def score(run: Run | str | Path, sampler: str = "normal", n: int = 10000, data: 
     return result
 
 
-__all__ = ["QualityRow", "ScoreResult", "Scorer", "score", "FLOOR", "CEILING"]
+__all__ = ["QualityRow", "ScoreResult", "Scorer", "score", "FLOOR", "CEILING", "STANDARD_HEADER", "fid_over_floor",
+           "standard_cells"]

@@ -18,6 +18,7 @@ attributes with a trailing underscore and save them as ``state.safetensors``
 ``flow[:L]``       zuko's masked autoregressive flow with L transforms on z (L = 8; a second stage, as in Dai and Wipf 2019)
 ``maf[:L]``        the same flow by name
 ``nsf[:L]``        zuko's neural spline flow with L transforms (L = 5)
+``twostage[:H]``   a second VAE on z with hidden width H (H = 256; the two-stage VAE, Dai and Wipf 2019)
 =================  =============================================================
 """
 

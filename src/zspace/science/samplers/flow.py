@@ -86,7 +86,7 @@ def _apply(function: Any, rows: np.ndarray) -> np.ndarray:
         return function(torch.from_numpy(rows)).numpy()
 
 
-def _whitening(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def whitening(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """PCA whitening of z (N, d): (mean (d,), whiten (d, d), unwhiten (d, d)) with x = (z - mean) @ whiten and
     z = x @ unwhiten + mean; directions of (near) zero variance are floored at 1e-8 of the largest."""
     mean = z.mean(axis=0)
@@ -192,7 +192,7 @@ class ZukoFlowSampler(Sampler):
     def fit(self, z: np.ndarray, seed: int = 0) -> "ZukoFlowSampler":
         """Fit the flow to encoded points z (N, z_dim), N >= 20; at most ``max_fit_points`` seeded rows are used."""
         z = subsample_rows(self._check_fit_input(z, min_rows=20), self.max_fit_points, seed)
-        self.mean_, self.whiten_, self.unwhiten_ = _whitening(z)
+        self.mean_, self.whiten_, self.unwhiten_ = whitening(z)
         x = torch.from_numpy(((z - self.mean_) @ self.whiten_).astype(np.float32))
         order = np.random.default_rng(seed).permutation(len(x))
         n_val = max(len(x) // 10, 1)
