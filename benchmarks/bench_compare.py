@@ -30,14 +30,13 @@ import argparse
 import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from memory import timed  # noqa: E402
 from tables import emit  # benchmarks/tables.py  # noqa: E402
 
 os.environ.setdefault("ZSPACE_PROGRESS", "0")
@@ -100,29 +99,6 @@ def naive_cka(x: np.ndarray, y: np.ndarray) -> dict[str, float]:
 
 
 # ----------------------------------------------------------------------------- measuring
-
-
-def _vmrss() -> int:
-    with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS:"))
-
-
-def timed(call: Callable[[], object]) -> tuple[object, float, int]:
-    """(result, seconds, peak VmRSS above the level before in bytes) of ``call()``, sampled every 5 ms."""
-    base, peak, done = _vmrss(), [0], threading.Event()
-
-    def sample():
-        while not done.wait(0.005):
-            peak[0] = max(peak[0], _vmrss() - base)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    start = time.perf_counter()
-    result = call()
-    seconds = time.perf_counter() - start
-    done.set()
-    thread.join()
-    return result, seconds, max(peak[0], _vmrss() - base)
 
 
 def available_bytes() -> int:

@@ -41,7 +41,6 @@ import shutil
 import struct
 import sys
 import tempfile
-import threading
 import time
 import zipfile
 from pathlib import Path
@@ -50,6 +49,7 @@ from typing import Callable
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from memory import timed  # noqa: E402
 from tables import emit  # benchmarks/tables.py  # noqa: E402
 
 from zspace.core import checksums, io, npyfiles  # noqa: E402
@@ -92,29 +92,6 @@ def column_means(z: np.ndarray) -> np.ndarray:
     return total / len(z)
 
 
-def _vmrss() -> int:
-    with open("/proc/self/status") as fh:
-        return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS:"))
-
-
-def timed(call: Callable[[], object]) -> tuple[float, int]:
-    """(seconds, peak VmRSS above the level before, bytes) of ``call()``, sampled every 5 ms."""
-    base, peak, done = _vmrss(), [0], threading.Event()
-
-    def sample():
-        while not done.wait(0.005):
-            peak[0] = max(peak[0], _vmrss() - base)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    start = time.perf_counter()
-    call()
-    seconds = time.perf_counter() - start
-    done.set()
-    thread.join()
-    return seconds, max(peak[0], _vmrss() - base)
-
-
 def measure_form(name: str, data: Path, open_z: Callable[[], np.ndarray], verify: Callable[[], np.ndarray],
                  repeats: int) -> list[dict]:
     """The rows of one form: best of ``repeats`` for each case."""
@@ -145,7 +122,7 @@ def measure_form(name: str, data: Path, open_z: Callable[[], np.ndarray], verify
         best, peak = float("inf"), 0
         for _ in range(repeats):
             before()
-            seconds, grown = timed(call)
+            _, seconds, grown = timed(call)
             best, peak = min(best, seconds), max(peak, grown)
         rows.append({"form": name, "case": label, "cache": cache, "seconds": best, "peak_rss_growth": peak})
     assert checksums._VERIFIED, "the verdict was not remembered (a file younger than checksums.SETTLED_NS)"

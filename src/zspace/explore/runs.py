@@ -26,7 +26,7 @@ from zspace.pipeline.run import Run, open_run
 from zspace.pipeline.session import InferenceSession, open_session
 from zspace.pipeline.zstore import load_zstore
 from zspace.science.latents import fitted_sampler, training_latents
-from zspace.science.quality.features import FeatureExtractor, FeatureNetConfig, feature_extractor
+from zspace.science.quality.features import FeatureExtractor, FeatureNetConfig, cached_feature_extractor
 from zspace.science.quality.precision_recall import knn_radii, realism
 from zspace.science.samplers import sampler_names
 
@@ -248,7 +248,7 @@ def realism_reference(run: Run, images: np.ndarray, seed: int = 0,
     ``images`` (a seeded subsample); None when that net is not cached or there are too few images."""
     config = dataclasses.replace(feature_config or FeatureNetConfig(), data=run.train_config.data,
                                  image_size=run.train_config.image_size)
-    extractor = feature_extractor(config, train_missing=False)
+    extractor = cached_feature_extractor(config)
     if extractor is None or len(images) <= REALISM_K:
         return None
     real = extractor(images[np.sort(seeded_subsample(len(images), REALISM_REFERENCE, seed))])

@@ -150,10 +150,8 @@ def _rotation_task(x: torch.Tensor, generator: torch.Generator) -> tuple[torch.T
     return out, k
 
 
-def feature_extractor(config: FeatureNetConfig, cache_dir: str | Path | None = None, *,
-                      train_missing: bool = True) -> FeatureExtractor | None:
-    """The feature net for ``config``: loaded from the cache, or trained (and cached) first; with
-    ``train_missing=False`` None when it is not cached (nothing is trained or written)."""
+def feature_extractor(config: FeatureNetConfig, cache_dir: str | Path | None = None) -> FeatureExtractor:
+    """The feature net for ``config``: loaded from the cache, or trained (and cached) first."""
     if config.data is None:
         raise ZspaceError("feature net: no data spec given (FeatureNetConfig.data)")
     train = load_images(config.data, "train", image_size=config.image_size, seed=config.seed,
@@ -162,20 +160,38 @@ def feature_extractor(config: FeatureNetConfig, cache_dir: str | Path | None = N
     n_classes = int(train.labels.max()) + 1 if task == "labels" else (4 if train.image_shape[0] == train.image_shape[1] else 2)
     root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     directory = root / "feature-nets" / config.key(train.image_shape, task, n_classes)
-    meta_path = directory / "feature_net.json"
-    if meta_path.exists() and (directory / "model.safetensors").exists():
-        from safetensors.torch import load_file
-
-        net = FeatureNet(train.image_shape[2], n_classes, config.feature_dim)
-        net.load_state_dict(load_file(str(directory / "model.safetensors")))
-        meta = json.loads(meta_path.read_text())
-        return FeatureExtractor(net.eval(), config, task, n_classes, meta["test_accuracy"], directory)
-    if not train_missing:
-        return None
+    if (directory / "feature_net.json").exists() and (directory / "model.safetensors").exists():
+        return _load(directory, config, train.image_shape, task, n_classes)
     with timing.stage("feature net"):
         net, accuracy = _train(train, config, task, n_classes)
     _save(net, directory, config, task, n_classes, accuracy, train.image_shape)
     return FeatureExtractor(net.eval(), config, task, n_classes, accuracy, directory)
+
+
+def cached_feature_extractor(config: FeatureNetConfig, cache_dir: str | Path | None = None) -> FeatureExtractor | None:
+    """The feature net for ``config`` when it is cached, else None; nothing is trained or written, and the data
+    is not read (the cached nets' records say which image shape, task and classes their keys hash)."""
+    root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    for meta_path in sorted((root / "feature-nets").glob("*/feature_net.json")):
+        directory = meta_path.parent
+        try:
+            meta = json.loads(meta_path.read_text())
+            shape, task, n_classes = tuple(meta["image_shape"]), str(meta["task"]), int(meta["n_classes"])
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if config.key(shape, task, n_classes) == directory.name and (directory / "model.safetensors").exists():
+            return _load(directory, config, shape, task, n_classes)
+    return None
+
+
+def _load(directory: Path, config: FeatureNetConfig, image_shape: tuple[int, ...], task: str,
+          n_classes: int) -> FeatureExtractor:
+    from safetensors.torch import load_file
+
+    net = FeatureNet(image_shape[2], n_classes, config.feature_dim)
+    net.load_state_dict(load_file(str(directory / "model.safetensors")))
+    meta = json.loads((directory / "feature_net.json").read_text())
+    return FeatureExtractor(net.eval(), config, task, n_classes, meta["test_accuracy"], directory)
 
 
 def _train(train, config: FeatureNetConfig, task: str, n_classes: int) -> tuple[FeatureNet, float]:
@@ -240,4 +256,5 @@ def _save(net: FeatureNet, directory: Path, config: FeatureNetConfig, task: str,
                                                    "version": FEATURE_NET_VERSION})
 
 
-__all__ = ["FeatureNetConfig", "FeatureNet", "FeatureExtractor", "feature_extractor", "LABEL"]
+__all__ = ["FeatureNetConfig", "FeatureNet", "FeatureExtractor", "feature_extractor", "cached_feature_extractor",
+           "LABEL"]

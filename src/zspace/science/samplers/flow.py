@@ -42,7 +42,8 @@ from zspace.core.device import one_thread
 from zspace.core.errors import ZspaceError, require
 from zspace.core.log import get_logger
 from zspace.core.rows import row_chunks, subsample_rows
-from zspace.science.samplers.base import Sampler, StaleSampler, register
+from zspace.science.samplers.base import Sampler, register
+from zspace.science.samplers.networks import load_network, network_arrays, split_network_arrays, whitening
 
 log = get_logger(__name__)
 
@@ -84,15 +85,6 @@ def _apply(function: Any, rows: np.ndarray) -> np.ndarray:
     """``function`` (a flow's transform or log-density) of float32 ``rows``, without gradients, on one thread."""
     with torch.no_grad(), one_thread():
         return function(torch.from_numpy(rows)).numpy()
-
-
-def whitening(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """PCA whitening of z (N, d): (mean (d,), whiten (d, d), unwhiten (d, d)) with x = (z - mean) @ whiten and
-    z = x @ unwhiten + mean; directions of (near) zero variance are floored at 1e-8 of the largest."""
-    mean = z.mean(axis=0)
-    values, vectors = np.linalg.eigh(np.atleast_2d(np.cov(z, rowvar=False)))
-    values = np.maximum(values, 1e-8 * max(values.max(), 1e-12))
-    return mean, vectors / np.sqrt(values), (vectors * np.sqrt(values)).T
 
 
 def _train_epoch(flow: torch.nn.Module, opt: torch.optim.Optimizer, train: torch.Tensor,
@@ -214,26 +206,14 @@ class ZukoFlowSampler(Sampler):
         return float(np.linalg.slogdet(self.whiten_)[1])
 
     def learned_arrays(self) -> dict[str, np.ndarray]:
-        arrays = super().learned_arrays()
-        if self._flow is not None:
-            arrays.update({STATE_PREFIX + k: v.detach().numpy() for k, v in self._flow.state_dict().items()})
-        return arrays
+        return {**super().learned_arrays(), **network_arrays(STATE_PREFIX, self._flow)}
 
     def set_learned(self, arrays: dict[str, np.ndarray]) -> None:
-        state = {k[len(STATE_PREFIX):]: torch.from_numpy(np.array(v)) for k, v in arrays.items()
-                 if k.startswith(STATE_PREFIX)}
-        if not state or "unwhiten_" not in arrays:
-            raise StaleSampler(f"sampler {self.name} was saved by an older zspace (the hand-written RealNVP); "
-                              f"refit it: zspace fit-sampler RUN_DIR {self.name}")
-        super().set_learned({k: v for k, v in arrays.items() if not k.startswith(STATE_PREFIX)})
-        with torch.random.fork_rng(devices=[]):  # the initial weights, replaced below, must not move the caller's RNG
-            flow = self._build()
-        try:
-            flow.load_state_dict(state)
-        except RuntimeError as exc:
-            raise ZspaceError(f"sampler {self.name}: the saved flow does not match its params "
-                              f"({str(exc).splitlines()[0]}); refit it with zspace fit-sampler") from None
-        self._flow = flow.eval()
+        stale = (f"sampler {self.name} was saved by an older zspace (the hand-written RealNVP); refit it: "
+                 f"zspace fit-sampler RUN_DIR {self.name}")
+        state, rest = split_network_arrays(arrays, STATE_PREFIX, stale)
+        super().set_learned(rest)
+        self._flow = load_network(self._build, state, f"sampler {self.name}: the saved flow")
 
     @property
     def is_fitted(self) -> bool:

@@ -12,7 +12,7 @@ and decodes it to z with the second stage. Here the first stage is any run
 The second stage (all sizes in whitened z units):
 
 * the codes are first whitened with their mean and full covariance
-  (:func:`zspace.science.samplers.flow.whitening`, as the flows do), so the
+  (:func:`zspace.science.samplers.networks.whitening`, as the flows do), so the
   second stage starts from unit-scale inputs whatever the first stage's scale;
 * encoder: MLP d -> H -> H -> (mean, log-variance) of u (d each), ReLU;
   decoder: MLP d -> H -> H -> d, ReLU; H = the spec's ARG (256);
@@ -64,8 +64,8 @@ from zspace.core.device import one_thread
 from zspace.core.errors import ZspaceError, require
 from zspace.core.log import get_logger
 from zspace.core.rows import row_chunks, subsample_rows
-from zspace.science.samplers.base import Sampler, StaleSampler, register
-from zspace.science.samplers.flow import whitening
+from zspace.science.samplers.base import Sampler, register
+from zspace.science.samplers.networks import load_network, network_arrays, split_network_arrays, whitening
 
 log = get_logger(__name__)
 
@@ -207,26 +207,14 @@ class TwoStageVAESampler(Sampler):
         return float(self._net.log_gamma.detach().exp())
 
     def learned_arrays(self) -> dict[str, np.ndarray]:
-        arrays = super().learned_arrays()
-        if self._net is not None:
-            arrays.update({STATE_PREFIX + k: v.detach().numpy() for k, v in self._net.state_dict().items()})
-        return arrays
+        return {**super().learned_arrays(), **network_arrays(STATE_PREFIX, self._net)}
 
     def set_learned(self, arrays: dict[str, np.ndarray]) -> None:
-        state = {k[len(STATE_PREFIX):]: torch.from_numpy(np.array(v)) for k, v in arrays.items()
-                 if k.startswith(STATE_PREFIX)}
-        if not state or "unwhiten_" not in arrays:
-            raise StaleSampler(f"sampler {self.name} was saved without its second stage; "
-                               f"refit it: zspace fit-sampler RUN_DIR {self.name}")
-        super().set_learned({k: v for k, v in arrays.items() if not k.startswith(STATE_PREFIX)})
-        with torch.random.fork_rng(devices=[]):  # the initial weights, replaced below, must not move the caller's RNG
-            net = SecondStageVAE(self.z_dim, self.hidden)
-        try:
-            net.load_state_dict(state)
-        except RuntimeError as exc:
-            raise ZspaceError(f"sampler {self.name}: the saved second stage does not match its params "
-                              f"({str(exc).splitlines()[0]}); refit it with zspace fit-sampler") from None
-        self._net = net.eval()
+        state, rest = split_network_arrays(arrays, STATE_PREFIX, f"sampler {self.name} was saved without its second "
+                                           f"stage; refit it: zspace fit-sampler RUN_DIR {self.name}")
+        super().set_learned(rest)
+        self._net = load_network(lambda: SecondStageVAE(self.z_dim, self.hidden), state,
+                                 f"sampler {self.name}: the saved second stage")
 
     @property
     def is_fitted(self) -> bool:
