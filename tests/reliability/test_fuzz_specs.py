@@ -21,6 +21,7 @@ from PIL import Image
 
 from zspace.data import SOURCES, load_images
 from zspace.science.samplers import SAMPLERS, make_sampler, saved_name
+from zspace.science.samplers.twostage import MAX_HIDDEN
 
 pytestmark = pytest.mark.usefixtures("isolated_environment")
 
@@ -58,8 +59,11 @@ def test_make_sampler_builds_a_working_sampler_or_one_line_error(name, arg, z_di
         return
     rng = np.random.default_rng(0)
     if sampler.needs_fit:
-        if name == "flow":  # trains a network: its arguments were checked, fitting is another test's job
-            assert 1 <= sampler.n_layers <= 256
+        if name in ("flow", "maf", "nsf"):  # trains a network: its arguments were checked, fitting is
+            assert 1 <= sampler.n_layers <= 256  # another test's job (test_flows.py)
+            return
+        if name == "twostage":  # the same (test_twostage.py fits it)
+            assert 1 <= sampler.hidden <= MAX_HIDDEN
             return
         fitted, error = outcome(sampler.fit, rng.normal(size=(30, z_dim)), 0)
         if error is not None:  # more components or neighbours than points
