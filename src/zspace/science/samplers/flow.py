@@ -33,6 +33,7 @@ loads that state dict (nothing is pickled).
 from __future__ import annotations
 
 import importlib
+import functools
 from typing import Any
 
 import numpy as np
@@ -41,9 +42,9 @@ import torch
 from zspace.core.device import one_thread
 from zspace.core.errors import ZspaceError, require
 from zspace.core.log import get_logger
-from zspace.core.rows import row_chunks, subsample_rows
+from zspace.core.rows import row_chunks
 from zspace.science.samplers.base import Sampler, register
-from zspace.science.samplers.networks import load_network, network_arrays, split_network_arrays, whitening
+from zspace.science.samplers.networks import fit_network, load_network, network_arrays, split_network_arrays
 
 log = get_logger(__name__)
 
@@ -183,23 +184,9 @@ class ZukoFlowSampler(Sampler):
 
     def fit(self, z: np.ndarray, seed: int = 0) -> "ZukoFlowSampler":
         """Fit the flow to encoded points z (N, z_dim), N >= 20; at most ``max_fit_points`` seeded rows are used."""
-        z = subsample_rows(self._check_fit_input(z, min_rows=20), self.max_fit_points, seed)
-        self.mean_, self.whiten_, self.unwhiten_ = whitening(z)
-        x = torch.from_numpy(((z - self.mean_) @ self.whiten_).astype(np.float32))
-        order = np.random.default_rng(seed).permutation(len(x))
-        n_val = max(len(x) // 10, 1)
-        val, train = x[order[:n_val]], x[order[n_val:]]
-        with torch.random.fork_rng(devices=[]), one_thread():
-            torch.manual_seed(seed)
-            flow = self._build()
-            state, best = _train(flow, train, val, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                                 seed=seed)
-        if state is None:
-            raise ZspaceError(f"sampler {self.name}: the held-out likelihood was never finite (lr {self.lr:g}); "
-                              "fit with a smaller lr")
-        flow.load_state_dict(state)
-        self._flow = flow.eval()
-        self.heldout_log_likelihood = best + self._log_det_whiten()
+        train = functools.partial(_train, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=seed)
+        self._flow, self.heldout_log_likelihood = fit_network(self, z, self._build, train, seed=seed,
+                                                              max_points=self.max_fit_points, score="likelihood")
         return self
 
     def _log_det_whiten(self) -> float:

@@ -9,8 +9,13 @@ from typing import Callable
 import numpy as np
 import torch
 
+from zspace.core.device import one_thread
 from zspace.core.errors import ZspaceError
+from zspace.core.rows import subsample_rows
 from zspace.science.samplers.base import StaleSampler
+
+#: trains a network on (train, val) whitened rows; returns (state dict of the kept epoch or None, its held-out score)
+Trainer = Callable[[torch.nn.Module, torch.Tensor, torch.Tensor], tuple["dict[str, torch.Tensor] | None", float]]
 
 
 def whitening(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -20,6 +25,31 @@ def whitening(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     values, vectors = np.linalg.eigh(np.atleast_2d(np.cov(z, rowvar=False)))
     values = np.maximum(values, 1e-8 * max(values.max(), 1e-12))
     return mean, vectors / np.sqrt(values), (vectors * np.sqrt(values)).T
+
+
+def fit_network(sampler, z: np.ndarray, build: Callable[[], torch.nn.Module], train: Trainer, *, seed: int,
+                max_points: int, score: str) -> tuple[torch.nn.Module, float]:
+    """The fit every network sampler shares: at most ``max_points`` seeded rows of z (N, d) (N >= 20), whitened
+    (sets ``sampler.mean_``, ``whiten_``, ``unwhiten_``), a seeded 10 % held out, ``build()`` trained by
+    ``train(net, train_rows, held_out_rows)`` on one thread under ``seed`` without moving the caller's torch RNG.
+
+    Returns the network with the kept epoch's weights (eval mode) and its held-out ``score`` per point (a log
+    density or ELBO, nats) in z units: the whitened score plus log |det whiten|. A score that was never finite is a
+    ZspaceError naming ``score`` and the sampler's lr."""
+    z = subsample_rows(sampler._check_fit_input(z, min_rows=20), max_points, seed)
+    sampler.mean_, sampler.whiten_, sampler.unwhiten_ = whitening(z)
+    x = torch.from_numpy(((z - sampler.mean_) @ sampler.whiten_).astype(np.float32))
+    order = np.random.default_rng(seed).permutation(len(x))
+    n_val = max(len(x) // 10, 1)
+    with torch.random.fork_rng(devices=[]), one_thread():
+        torch.manual_seed(seed)
+        net = build()
+        state, best = train(net, x[order[n_val:]], x[order[:n_val]])
+    if state is None:
+        raise ZspaceError(f"sampler {sampler.name}: the held-out {score} was never finite (lr {sampler.lr:g}); "
+                          "fit with a smaller lr")
+    net.load_state_dict(state)
+    return net.eval(), best + float(np.linalg.slogdet(sampler.whiten_)[1])
 
 
 def network_arrays(prefix: str, net: torch.nn.Module | None) -> dict[str, np.ndarray]:
@@ -50,4 +80,4 @@ def load_network(build: Callable[[], torch.nn.Module], state: dict[str, torch.Te
     return net.eval()
 
 
-__all__ = ["whitening", "network_arrays", "split_network_arrays", "load_network"]
+__all__ = ["whitening", "fit_network", "network_arrays", "split_network_arrays", "load_network"]

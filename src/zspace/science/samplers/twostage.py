@@ -54,6 +54,7 @@ not a sampler fitted afterwards to a run's codes.
 from __future__ import annotations
 
 import math
+import functools
 from typing import Any
 
 import numpy as np
@@ -61,11 +62,11 @@ import torch
 from torch import nn
 
 from zspace.core.device import one_thread
-from zspace.core.errors import ZspaceError, require
+from zspace.core.errors import require
 from zspace.core.log import get_logger
-from zspace.core.rows import row_chunks, subsample_rows
+from zspace.core.rows import row_chunks
 from zspace.science.samplers.base import Sampler, register
-from zspace.science.samplers.networks import load_network, network_arrays, split_network_arrays, whitening
+from zspace.science.samplers.networks import fit_network, load_network, network_arrays, split_network_arrays
 
 log = get_logger(__name__)
 
@@ -181,23 +182,9 @@ class TwoStageVAESampler(Sampler):
 
     def fit(self, z: np.ndarray, seed: int = 0) -> "TwoStageVAESampler":
         """Fit the second stage to encoded points z (N, z_dim), N >= 20; at most ``max_fit_points`` seeded rows."""
-        z = subsample_rows(self._check_fit_input(z, min_rows=20), self.max_fit_points, seed)
-        self.mean_, self.whiten_, self.unwhiten_ = whitening(z)
-        x = torch.from_numpy(((z - self.mean_) @ self.whiten_).astype(np.float32))
-        order = np.random.default_rng(seed).permutation(len(x))
-        n_val = max(len(x) // 10, 1)
-        val, train = x[order[:n_val]], x[order[n_val:]]
-        with torch.random.fork_rng(devices=[]), one_thread():
-            torch.manual_seed(seed)
-            net = SecondStageVAE(self.z_dim, self.hidden)
-            state, best = _train(net, train, val, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                                 seed=seed)
-        if state is None:
-            raise ZspaceError(f"sampler {self.name}: the held-out ELBO was never finite (lr {self.lr:g}); "
-                              "fit with a smaller lr")
-        net.load_state_dict(state)
-        self._net = net.eval()
-        self.heldout_elbo = best + float(np.linalg.slogdet(self.whiten_)[1])
+        train = functools.partial(_train, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=seed)
+        self._net, self.heldout_elbo = fit_network(self, z, lambda: SecondStageVAE(self.z_dim, self.hidden), train,
+                                                   seed=seed, max_points=self.max_fit_points, score="ELBO")
         return self
 
     @property
