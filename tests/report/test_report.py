@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -11,9 +12,11 @@ import pytest
 from PIL import Image
 
 from zspace.cli import main
-from zspace.pipeline.zstore import load_zstore
+from zspace.pipeline.run import open_run
+from zspace.pipeline.zstore import ZStore, load_zstore
 from zspace.report import build_report, prepare_run
-from zspace.report.assets import grid_name
+from zspace.report.assets import grid_name, load_assets
+from zspace.report.build import space_comparisons
 from zspace.report.figures import scatter
 from zspace.report.html import Page, script_json
 from zspace.science.latents import fitted_sampler
@@ -259,3 +262,31 @@ def test_the_real_image_grid_shows_the_test_images_unclipped(prepared_runs, fast
     k = max(1, 96 // h)  # small images are enlarged k times (nearest neighbour)
     cell = grid[k:k * (1 + h):k, k:k * (1 + w):k]  # the first cell, after the 1-pixel gutter
     np.testing.assert_array_equal(cell.reshape(first.shape), first)
+
+
+def _linear_cka(x: np.ndarray, y: np.ndarray) -> float:
+    """Linear CKA from its definition, in float64 (independent of zspace.analysis.compare)."""
+    x = x.astype(np.float64) - x.mean(axis=0)
+    y = y.astype(np.float64) - y.mean(axis=0)
+    return float(np.linalg.norm(y.T @ x) ** 2 / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y)))
+
+
+def test_the_side_by_side_section_compares_the_two_latent_spaces(report, prepared_runs):
+    text = report.read_text()
+    ae, vae = (load_zstore(d / "z_test.npz") for d in prepared_runs)
+    assert np.array_equal(ae.index, vae.index)
+    row = re.search(r"<tr><td>[^<]*vae &amp; co[^<]*</td>(.*?)</tr>", text).group(1)
+    cells = re.findall(r"<td>(.*?)</td>", row)
+    assert cells[0].startswith(f"{_linear_cka(ae.codes, vae.codes):.3f} (")  # the VAE's mu, not its sampled z
+    assert cells[-1] == f"{len(ae.index):,}"
+    procrustes = float(cells[2])
+    assert 0 < procrustes < 2
+
+
+def test_runs_encoded_on_different_rows_are_not_compared_and_the_report_says_why(prepared_runs):
+    ae, vae = (load_assets(open_run(d)) for d in prepared_runs)
+    fewer = ZStore(z=vae.store.z[1:], index=vae.store.index[1:], mu=vae.store.mu[1:], meta=vae.store.meta)
+    [(_, _, reason)] = space_comparisons([ae, dataclasses.replace(vae, store=fewer)])
+    assert isinstance(reason, str) and "different rows of the test split" in reason
+    [(_, _, result)] = space_comparisons([ae, vae])
+    assert result.linear_cka == pytest.approx(_linear_cka(ae.store.codes, vae.store.codes), abs=1e-6)

@@ -21,9 +21,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from zspace.analysis.compare import CompareResult
 from zspace.analysis.radius import RadiusResult
 from zspace.core import io
-from zspace.core.errors import require
+from zspace.core.errors import ZspaceError, require
 from zspace.core.layout import RunLayout
 from zspace.models import build_model, summarize
 from zspace.pipeline.run import open_run
@@ -33,6 +34,7 @@ from zspace.report.assets import REAL_GRID, RunAssets, answer_samplers, grid_nam
 from zspace.report.html import Page, bidi, dict_table, esc, isolate, png, table
 from zspace.science.quality.standard import HINT as STANDARD_HINT
 from zspace.science.quality.standard import LABEL as STANDARD_LABEL
+from zspace.science.compare import compare_encoded
 from zspace.science.question import finding
 
 #: lists longer than this are summarised in tables (count, first, last, min, max)
@@ -125,8 +127,47 @@ def _first_tsne_key(assets: RunAssets) -> str | None:
     return keys[0] if keys else None
 
 
-def _comparison(page: Page, runs: list[RunAssets], samplers: Sequence[str]) -> None:
+def space_comparisons(runs: list[RunAssets], seed: int = 0) -> list[tuple[str, str, CompareResult | str]]:
+    """Each pair of runs' test codes compared (:func:`zspace.science.compare.compare_encoded`: CKA, Procrustes,
+    k-NN overlap): (name A, name B, the result, or why the pair was not compared)."""
+    out: list[tuple[str, str, CompareResult | str]] = []
+    for i, a in enumerate(runs):
+        for b in runs[i + 1:]:
+            try:
+                result: CompareResult | str = compare_encoded(a.run, a.store, b.run, b.store, seed=seed,
+                                                              names=(_run_name(a), _run_name(b)))
+            except ZspaceError as exc:
+                result = str(exc)
+            out.append((_run_name(a), _run_name(b), result))
+    return out
+
+
+def _space_table(comparisons: list[tuple[str, str, CompareResult | str]]) -> str:
+    """The pairs' measures as one table, with each measure's chance level; pairs not compared say why."""
+    done = [(a, b, r) for a, b, r in comparisons if isinstance(r, CompareResult)]
+    html = ""
+    if done:
+        k = done[0][2].k
+        rows = [[f"{isolate(a)} vs {isolate(b)}", f"{r.linear_cka:.3f} ({r.chance['linear_cka']:.4f})",
+                 f"{r.rbf_cka:.3f} ({r.chance['rbf_cka']:.4f})", f"{r.procrustes_error:.3f}",
+                 f"{r.knn_overlap:.3f} ({r.chance['knn_overlap']:.4f})", f"{r.rows:,}"] for a, b, r in done]
+        html += table(rows, ["runs", "linear CKA (chance)", "RBF CKA (chance)", "Procrustes error",
+                             f"k-NN overlap, k = {k} (chance)", "test images"])
+        html += ('<p class="note">The same test images\' codes (a VAE\'s mu) in two spaces. CKA: 1 = the same '
+                 "space up to rotation, scale and shift (RBF: Gaussian kernel, sigma = the median distance between "
+                 "rows); Procrustes error: 0 = the same up to rotation, scale and shift, 2 = at right angles; k-NN "
+                 "overlap: the share of each image's nearest neighbours that are its neighbours in both spaces. "
+                 "Chance: rows paired at random. zspace compare A B gives the same numbers for any two runs.</p>")
+    for a, b, reason in comparisons:
+        if isinstance(reason, str):
+            html += f'<p class="note">{bidi(a)} vs {bidi(b)}: not compared: {esc(reason)}</p>'
+    return html
+
+
+def _comparison(page: Page, runs: list[RunAssets], samplers: Sequence[str],
+                comparisons: list[tuple[str, str, CompareResult | str]]) -> None:
     page.heading("AE vs VAE side by side", anchor="compare")
+    page.add("<h3>Latent spaces compared: CKA, Procrustes, k-NN overlap</h3>" + _space_table(comparisons))
     names = [_run_name(a) for a in runs]
     cols = []
     for a in runs:
@@ -359,7 +400,7 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path, samplers: Sequ
              + (' · <a href="#compare">side by side</a>' if len(runs) > 1 else "") + "</p>")
     _answer(page, runs)
     if len(runs) > 1:
-        _comparison(page, runs, samplers)
+        _comparison(page, runs, samplers, space_comparisons(runs))
     for i, assets in enumerate(runs):
         _run_section(page, i, assets, samplers)
     return io.write_text(out, page.render())

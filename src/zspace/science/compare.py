@@ -159,6 +159,28 @@ def compare(a: Any, b: Any, *, split: str = "test", n: int | None = None, epoch_
     return result
 
 
+def compare_encoded(run_a: Run, store_a: ZStore, run_b: Run, store_b: ZStore, *, split: str = "test",
+                    names: tuple[str, str] = ("A", "B"), config: CompareConfig | None = None,
+                    seed: int = 0) -> CompareResult:
+    """:func:`compare` of two runs whose ``split`` is already encoded (``store_a``, ``store_b``: e.g. the report's
+    ``z_test.npz``), with the same checks that the rows are the same images (the runs' data, split, image size, and
+    for different seeds the images themselves), and the stores' row indices into the split equal; nothing is
+    encoded. A difference is a :class:`ZspaceError` naming both."""
+    spaces = [Space(name=f"{label} ({run.root})", source=str(run.root), kind=InputKind.RUN.value,
+                    provenance=_run_provenance(run, split), codes=store.codes,
+                    codes_name="mu" if store.mu is not None else "z", run=run, epoch=(store.meta or {}).get("epoch"))
+              for label, run, store in zip(names, (run_a, run_b), (store_a, store_b))]
+    _check_provenance(*spaces, split, max(len(store_a.index), len(store_b.index)))
+    if not np.array_equal(store_a.index, store_b.index):
+        raise ZspaceError(f"{spaces[0].name} and {spaces[1].name} encoded different rows of the {split} split "
+                          f"({len(store_a.index)} and {len(store_b.index)} rows); encode both on the same images "
+                          f"(the same ReportConfig.n_encode for both)")
+    result = compare_spaces(store_a.codes, store_b.codes, config or CompareConfig(), seed,
+                            names=(spaces[0].name, spaces[1].name))
+    result.inputs = {"a": spaces[0].summary(), "b": spaces[1].summary()}
+    return result
+
+
 # ----------------------------------------------------------------------------- opening the inputs
 
 
@@ -191,12 +213,18 @@ def _holds_z(path: Path) -> bool:
         return True  # load_zstore names what is wrong with it
 
 
-def _open_run(run: Run, name: str, source: str, split: str, epoch: int | None, device: str,
-              precision: str | None) -> Space:
+def _run_provenance(run: Run, split: str) -> dict[str, Any]:
+    """What a run's training config says of the images of its ``split``."""
     config = run.train_config
     provenance = {"data": config.data, "split": split, "image_size": config.image_size, "seed": config.seed}
     if split == "train":
         provenance["n_train"] = config.n_train
+    return provenance
+
+
+def _open_run(run: Run, name: str, source: str, split: str, epoch: int | None, device: str,
+              precision: str | None) -> Space:
+    provenance = _run_provenance(run, split)
     session = open_session(run, epoch, device, precision)  # checks the checkpoint before anything is encoded
     codes_name = "mu" if run.model_config.kind == "vae" else "z"
     return Space(name=name, source=source, kind=InputKind.RUN.value, provenance=provenance, codes_name=codes_name,
@@ -293,4 +321,4 @@ def _encode_runs(spaces: list[Space], split: str, device: str, batch_size: int, 
         space.codes_name = "mu" if store.mu is not None else "z"
 
 
-__all__ = ["COMPARE_FILE", "Space", "compare"]
+__all__ = ["COMPARE_FILE", "Space", "compare", "compare_encoded"]
