@@ -10,6 +10,8 @@ the codes of the test images in the hole (positive) from the other test codes
 threshold, 1) among positives and negatives:
 
 * void distance: to the nearest training code, in units of the void threshold;
+* void rim: how one-sided the 20 nearest training codes are, in units of the training codes' 99th percentile;
+* hole score: the mean of the void distance's and the rim's percentiles among the training codes;
 * cycle error: |E(D(z)) - z| in units of the training codes' 99th percentile
   (decodes the hole codes, re-encodes the images);
 * MMD witness: prior kernel mass minus aggregate-posterior kernel mass (IMQ, C = 2d);
@@ -88,15 +90,18 @@ def bench_run(out: Path, name: str, args: argparse.Namespace) -> dict:
     scores = meter.score(codes, "test codes")
     recon = open_session(run, epoch, "cpu").reconstruct(test.images)
     pixel_error = ((recon - test.images.astype(np.float32) / 255.0) ** 2).mean(axis=(1, 2, 3))
-    measures = {"void distance": scores.void_distance, "cycle error": scores.cycle_ratio,
+    measures = {"void distance": scores.void_distance, "void rim": scores.rim_ratio,
+                "hole score (void distance + rim)": scores.hole_score, "cycle error": scores.cycle_ratio,
                 "MMD witness": scores.witness, "pixel reconstruction error (baseline)": pixel_error}
+    thresholds = {"void distance": 1.0, "void rim": 1.0, "cycle error": 1.0,
+                  "hole score (void distance + rim)": meter.hole_threshold}
     rows = []
     for measure, values in measures.items():
-        rate = measure in ("void distance", "cycle error")
+        limit = thresholds.get(measure)
         rows.append({"run": name, "measure": measure, "auc": auc(values[hole], values[~hole]),
                      "auc_deep": auc(values[deep], values[~hole]), "auc_matched": auc(values[hole], values[matched]),
-                     "rate_hole": float((values[hole] > 1).mean()) if rate else None,
-                     "rate_rest": float((values[~hole] > 1).mean()) if rate else None})
+                     "rate_hole": None if limit is None else float((values[hole] > limit).mean()),
+                     "rate_rest": None if limit is None else float((values[~hole] > limit).mean())})
     prior = meter.prior_mismatch()
     z_train = training_latents(run, device="cpu")
     rng = np.random.default_rng(args.seed)
@@ -111,7 +116,8 @@ def bench_run(out: Path, name: str, args: argparse.Namespace) -> dict:
     samplers = []
     for spec, z in drawn.items():
         s = meter.score(z, spec)
-        samplers.append({"run": name, "sampler": spec, "void_rate": s.void_rate, "cycle_rate": s.cycle_rate,
+        samplers.append({"run": name, "sampler": spec, "void_rate": s.void_rate, "hole_rate": s.hole_rate,
+                         "cycle_rate": s.cycle_rate,
                          "void_median": s.void_median, "cycle_median": s.cycle_median,
                          "fit_s": fit_s.get(spec, 0.0)})
     return {"run": name, "kind": run.model_config.kind, "n_hole": int(hole.sum()), "n_rest": int((~hole).sum()),
@@ -140,12 +146,14 @@ def markdown(results: list[dict], head: str) -> str:
         lines.append(f"| {r['run']} | {r['n_hole']} / {r['n_deep']} / {r['n_rest']} / {r['n_matched']} "
                      f"| {r['mmd2']:.4f} | {r['mmd2_biased']:.4f} "
                      f"| {r['void_threshold']:.3g} | {r['cycle_threshold']:.3g} |")
-    lines += ["", "Hole rates of sampled points (share with void distance > 1, with cycle ratio > 1):", "",
-              "| run | sampler | void rate | cycle rate | median void distance | median cycle ratio | fit s |",
-              "|---|---|---:|---:|---:|---:|---:|"]
+    lines += ["", "Hole rates of sampled points (share with void distance > 1, with a hole score past the training "
+              "codes' 99th percentile, with cycle ratio > 1):", "",
+              "| run | sampler | void rate | hole rate | cycle rate | median void distance | median cycle ratio | fit s |",
+              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         for s in r["samplers"]:
-            lines.append(f"| {r['run']} | {s['sampler']} | {s['void_rate']:.3f} | {s['cycle_rate']:.3f} "
+            lines.append(f"| {r['run']} | {s['sampler']} | {s['void_rate']:.3f} | {s['hole_rate']:.3f} "
+                         f"| {s['cycle_rate']:.3f} "
                          f"| {s['void_median']:.2f} | {s['cycle_median']:.2f} | {s['fit_s']:.1f} |")
     return "\n".join(lines)
 

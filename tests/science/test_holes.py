@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import cdist
 
+from zspace.core.neighbours import neighbour_resultant
 from zspace.core.results import json_summary
 from zspace.science.holes import HoleMeter, Kernel, auc, imq_kernel, mmd2, run_holes, store_prior_mismatch, witness
 from zspace.science.latents import training_store
@@ -75,6 +76,45 @@ def test_measures_find_a_planted_hole():
     assert auc(wit[hole], wit[~hole]) > 0.95
     assert meter.prior_mismatch().mmd2 > 0.002
     assert abs(HoleMeter(gauss[:3000], n_mmd=1000).prior_mismatch().mmd2) < 0.0015
+
+
+def test_neighbour_resultant_is_zero_inside_a_ring_and_one_beyond_a_cloud():
+    angles = np.arange(8) * np.pi / 4
+    ring = np.c_[np.cos(angles), np.sin(angles)]
+    points = np.array([[0.0, 0.0], [100.0, 0.0]])
+    # at the ring's centre the 8 unit vectors cancel; far away they all point back (length -> 1)
+    np.testing.assert_allclose(neighbour_resultant(points, ring, 8), [0.0, 1.0], atol=1e-4)
+    # the direct mean of unit vectors to the 3 nearest, from a point beside one side of the ring
+    q = np.array([[0.5, 0.1]])
+    nearest = ring[np.argsort(np.linalg.norm(ring - q, axis=1))[:3]]
+    units = (nearest - q) / np.linalg.norm(nearest - q, axis=1, keepdims=True)
+    assert neighbour_resultant(q, ring, 3)[0] == pytest.approx(np.linalg.norm(units.mean(0)), rel=1e-6)
+    # self_rows: row 0 of the ring is not its own neighbour; its two nearest are its two ring neighbours
+    own = neighbour_resultant(None, ring, 2, self_rows=np.array([0]))[0]
+    two = ring[[1, 7]] - ring[0]
+    assert own == pytest.approx(np.linalg.norm((two / np.linalg.norm(two, axis=1, keepdims=True)).mean(0)), rel=1e-6)
+
+
+def test_the_rim_and_the_hole_score_find_the_edge_of_a_void_the_void_distance_misses():
+    rng = np.random.default_rng(3)
+    # a uniform square without the half-plane x > 0.5 inside the disc of radius 0.5: a void with a straight edge
+    square = rng.uniform(-1, 1, (12000, 2))
+    inside = (np.linalg.norm(square, axis=1) < 0.5) & (square[:, 0] > 0.0)
+    train = square[~inside][:6000]
+    meter = HoleMeter(train, n_void_reference=6000, n_mmd=200)
+    # test points just inside the void's straight edge (x in (0, 0.01)): near training codes, but all on one side
+    edge = np.c_[rng.uniform(0.0, 0.01, 300), rng.uniform(-0.3, 0.3, 300)]
+    interior = rng.uniform(-0.9, -0.6, (300, 2))   # deep in the training cloud
+    e, i = meter.score(edge, "edge"), meter.score(interior, "interior")
+    # (over seeds 3-5: edge void rate 0.07-0.19, rim rate 0.65-0.87, hole-score AUC 0.96-0.98 against 0.81-0.82)
+    assert e.void_rate < 0.3                       # the nearest code is close: the void distance misses the edge
+    assert e.rim_rate > 0.5 and i.rim_rate < 0.05  # the rim sees it
+    assert auc(e.hole_score, i.hole_score) > 0.95 > auc(e.void_distance, i.void_distance) + 0.1
+    assert e.hole_rate > 0.3 and i.hole_rate < 0.05
+    # fresh points of the training law: about 1 % past the training codes' own 99th percentiles
+    fresh = square[6000:][~inside[6000:]][:3000]
+    f = meter.score(fresh, "fresh")
+    assert f.rim_rate < 0.04 and f.hole_rate < 0.04 and 0 <= f.hole_score.min() and f.hole_score.max() <= 1
 
 
 def test_cycle_ratio_is_the_cycle_error_over_the_training_percentile():

@@ -115,4 +115,37 @@ def knn(points: np.ndarray, k: int, queries: np.ndarray | None = None) -> tuple[
     return dist[keep].reshape(len(queries), k), idx[keep].reshape(len(queries), k).astype(np.int64)
 
 
-__all__ = ["BLOCK_ROWS", "distance_blocks", "nearest_distances", "kth_neighbour_distances", "knn"]
+#: query rows per pass of :func:`neighbour_resultant` (4096 x k x d float32 offsets)
+RESULTANT_ROWS = 4096
+
+
+def neighbour_resultant(points: np.ndarray | None, reference: np.ndarray, k: int,
+                        self_rows: np.ndarray | None = None) -> np.ndarray:
+    """(N,) float64 in [0, 1]: for each row of ``points`` (N, d), the length of the mean of the unit vectors from it
+    to its ``k`` nearest rows of ``reference`` (M, d), M > k.
+
+    0: the neighbours surround the point (as deep inside a cloud); 1: they all lie in one direction (the point is
+    beyond the cloud's rim). With ``self_rows`` (N,) instead of ``points``, the points are those rows of
+    ``reference`` and a row is not its own neighbour. A neighbour at distance 0 adds a zero vector.
+    """
+    reference = np.asarray(reference, dtype=np.float32)
+    if self_rows is not None:
+        points = reference[np.asarray(self_rows, dtype=np.int64)]
+        _, indices = knn(reference, k, self_rows)
+    else:
+        points = np.asarray(points, dtype=np.float32)
+        search = NearestNeighbors(n_neighbors=k).fit(reference)
+        with config_context(working_memory=WORKING_MEMORY_MIB):
+            indices = search.kneighbors(points, return_distance=False)
+    out = np.empty(len(points))
+    for start in range(0, len(points), RESULTANT_ROWS):
+        rows = slice(start, start + RESULTANT_ROWS)
+        offsets = (reference[indices[rows]] - points[rows, None, :]).astype(np.float64)
+        lengths = np.linalg.norm(offsets, axis=2, keepdims=True)
+        units = np.divide(offsets, lengths, out=np.zeros_like(offsets), where=lengths > 0)
+        out[rows] = np.linalg.norm(units.mean(axis=1), axis=1)
+    return out
+
+
+__all__ = ["BLOCK_ROWS", "distance_blocks", "nearest_distances", "kth_neighbour_distances", "knn",
+           "neighbour_resultant"]

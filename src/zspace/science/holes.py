@@ -25,6 +25,17 @@ directly) and a rate (the share of points past a threshold):
 * **void distance** (:mod:`zspace.science.voids`): distance to the nearest
   training code in units of the void threshold (the 99th percentile of the
   training codes' own nearest-neighbour distances); > 1 lies in a void.
+* **void rim**: the length of the mean of the unit vectors from the point
+  to its ``rim_k`` (20) nearest training codes
+  (:func:`zspace.core.neighbours.neighbour_resultant`), in units of the 99th
+  percentile of the same number for training codes (each without itself);
+  > 1: the codes around the point lie to one side of it as for fewer than
+  1 % of training codes. It finds points at the edge of a void, where the
+  nearest code is close (the void distance is small) but none lies beyond.
+* **hole score**: the mean of the point's two percentiles among the training
+  codes, of its nearest-code distance and of its rim length, in [0, 1]
+  (1: beyond every training code on both); its rate is the share past the
+  training codes' own 99th percentile of it.
 * **cycle error** (decoder side): decode z, re-encode the image (a VAE's
   ``mu``) and measure ``|E(D(z)) - z|``, in units of the 99th percentile of
   the same error over training codes; > 1: the decoded image is not one the
@@ -53,7 +64,7 @@ from sklearn.metrics import roc_auc_score
 
 from zspace.core.errors import require
 from zspace.core.images import to_uint8
-from zspace.core.neighbours import nearest_distances
+from zspace.core.neighbours import nearest_distances, neighbour_resultant
 from zspace.core.registry import Registry
 from zspace.core.results import Result, array_field
 from zspace.core.rng import stream_rng
@@ -194,13 +205,17 @@ class HoleScores(Result):
         Share of points with void distance > 1 (farther from every training code than the void threshold).
     void_median : float
         Median void distance (units of the void threshold).
+    rim_rate, rim_median : float
+        Share of points with rim ratio > 1, and the median rim ratio (units of the training codes' percentile).
+    hole_rate, hole_median : float
+        Share of points whose hole score exceeds the training codes' percentile of it, and the median hole score.
     cycle_rate : float or None
         Share of points with cycle ratio > 1; None without a model (a :class:`HoleMeter` without ``cycle``).
     cycle_median : float or None
         Median cycle ratio (units of the training codes' 99th-percentile cycle error).
     witness_median : float
         Median MMD witness (kernel units; > 0: more prior mass than code mass around the point).
-    void_distance, cycle_ratio, witness : ndarray (N,)
+    void_distance, rim_ratio, hole_score, cycle_ratio, witness : ndarray (N,)
         The per-point scores (not in the JSON).
     """
 
@@ -208,10 +223,16 @@ class HoleScores(Result):
     n: int
     void_rate: float
     void_median: float
+    rim_rate: float
+    rim_median: float
+    hole_rate: float
+    hole_median: float
     cycle_rate: float | None
     cycle_median: float | None
     witness_median: float
     void_distance: np.ndarray = array_field()
+    rim_ratio: np.ndarray = array_field()
+    hole_score: np.ndarray = array_field()
     cycle_ratio: np.ndarray | None = array_field()
     witness: np.ndarray = array_field()
 
@@ -267,14 +288,19 @@ class HoleMeter:
         Training codes of the void reference.
     n_cycle_reference : int, default 2000
         Training codes whose cycle errors set the cycle threshold.
+    rim_k : int, default 20
+        Neighbours of the void rim.
+    n_rim_reference : int, default 2000
+        Rows of the void reference whose rim lengths (each without itself) set the rim and hole-score thresholds.
     percentile : float, default 99
-        Of the training codes' nearest-neighbour distances (void) and cycle errors (cycle).
+        Of the training codes' nearest-neighbour distances (void), rim lengths, hole scores and cycle errors.
     """
 
     def __init__(self, codes: np.ndarray, posterior: np.ndarray | None = None,
                  cycle: Callable[[np.ndarray], np.ndarray] | None = None, *, seed: int = 0, n_mmd: int = 2000,
                  kernel: str = "imq", n_void_reference: int = 20000, n_cycle_reference: int = 2000,
-                 percentile: float = 99.0, posterior_name: str = "codes") -> None:
+                 rim_k: int = 20, n_rim_reference: int = 2000, percentile: float = 99.0,
+                 posterior_name: str = "codes") -> None:
         codes = np.asarray(codes, dtype=np.float32)
         require(codes.ndim == 2 and len(codes) >= 3,
                 f"hole measures: need training codes (N >= 3, d), got {codes.shape}")
@@ -284,6 +310,16 @@ class HoleMeter:
                 f"hole measures: posterior draws must be (M >= 2, {codes.shape[1]}), got {posterior.shape}")
         self.z_dim, self.percentile, self.cycle = codes.shape[1], float(percentile), cycle
         self.void = VoidReference.build(codes, n_void_reference, percentile, seed)
+        require(1 <= rim_k < len(self.void.points) and n_rim_reference >= 2,
+                f"hole measures: rim_k must be in [1, {len(self.void.points) - 1}] and n_rim_reference >= 2")
+        self.rim_k = int(rim_k)
+        self._void_sorted = np.sort(self.void.nn_distances)
+        rim_rows = seeded_subsample(len(self.void.points), n_rim_reference, seed)
+        rim = neighbour_resultant(None, self.void.points, self.rim_k, self_rows=rim_rows)
+        self._rim_sorted = np.sort(rim)
+        self.rim_threshold = max(float(np.percentile(rim, percentile)), 1e-12)
+        own_scores = self._hole_score(self.void.nn_distances[rim_rows], rim)
+        self.hole_threshold = float(np.percentile(own_scores, percentile))
         self.prior, self.posterior = mmd_samples(posterior, n_mmd, seed)
         self.posterior_name = posterior_name
         self.kernel = make_kernel(kernel, self.prior, self.posterior, seed)
@@ -307,6 +343,17 @@ class HoleMeter:
         """(N,) distance of each point to the nearest training code, in units of the void threshold."""
         return nearest_distances(z, self.void.points).astype(np.float64) / max(self.void.threshold, 1e-12)
 
+    def _hole_score(self, nearest: np.ndarray, rim: np.ndarray) -> np.ndarray:
+        """(N,) mean of the training percentiles (share of training codes at or below) of nearest-code distances
+        ``nearest`` (latent units) and rim lengths ``rim``."""
+        void_share = np.searchsorted(self._void_sorted, nearest, side="right") / len(self._void_sorted)
+        rim_share = np.searchsorted(self._rim_sorted, rim, side="right") / len(self._rim_sorted)
+        return 0.5 * (void_share + rim_share)
+
+    def rim(self, z: np.ndarray) -> np.ndarray:
+        """(N,) the neighbour resultant length of each point against the training codes (not in threshold units)."""
+        return neighbour_resultant(z, self.void.points, self.rim_k)
+
     def cycle_ratio(self, z: np.ndarray) -> np.ndarray | None:
         """(N,) cycle error of each point in units of the training codes' percentile; None without ``cycle``."""
         return None if self.cycle is None else self._cycle_errors(z) / self.cycle_threshold
@@ -320,11 +367,16 @@ class HoleMeter:
         z = np.asarray(z, dtype=np.float32)
         require(z.ndim == 2 and z.shape[1] == self.z_dim and len(z) >= 1,
                 f"hole measures: points must be (N >= 1, {self.z_dim}), got {z.shape}")
-        void, cycle, wit = self.void_distance(z), self.cycle_ratio(z), self.witness(z)
+        void, cycle, wit, rim = self.void_distance(z), self.cycle_ratio(z), self.witness(z), self.rim(z)
+        rim_ratio = rim / self.rim_threshold
+        hole = self._hole_score(void * max(self.void.threshold, 1e-12), rim)
         return HoleScores(name=name, n=len(z), void_rate=float((void > 1).mean()), void_median=float(np.median(void)),
+                          rim_rate=float((rim_ratio > 1).mean()), rim_median=float(np.median(rim_ratio)),
+                          hole_rate=float((hole > self.hole_threshold).mean()), hole_median=float(np.median(hole)),
                           cycle_rate=None if cycle is None else float((cycle > 1).mean()),
                           cycle_median=None if cycle is None else float(np.median(cycle)),
-                          witness_median=float(np.median(wit)), void_distance=void, cycle_ratio=cycle, witness=wit)
+                          witness_median=float(np.median(wit)), void_distance=void, rim_ratio=rim_ratio,
+                          hole_score=hole, cycle_ratio=cycle, witness=wit)
 
 
 @dataclass
@@ -342,6 +394,10 @@ class HoleResult(Result):
         The void threshold (latent units).
     cycle_threshold : float
         The training codes' 99th-percentile cycle error (latent units).
+    rim_threshold, hole_threshold : float
+        The training codes' 99th percentiles of the rim length and of the hole score.
+    rim_k : int
+        Neighbours of the void rim.
     sets : list of HoleScores
         ``normal`` (N(0, I) draws) first, then the caller's sets in order.
     """
@@ -353,12 +409,16 @@ class HoleResult(Result):
     prior: PriorMismatch
     void_threshold: float
     cycle_threshold: float
+    rim_threshold: float
+    hole_threshold: float
+    rim_k: int
     sets: list[HoleScores] = field(default_factory=list)
 
     def headline(self) -> dict[str, float]:
         out = dict(self.prior.headline())
         for s in self.sets:
             out[f"{s.name}: void rate"] = s.void_rate
+            out[f"{s.name}: hole rate"] = s.hole_rate
             if s.cycle_rate is not None:
                 out[f"{s.name}: cycle rate"] = s.cycle_rate
         return out
@@ -403,7 +463,8 @@ def run_holes(run: Run | str | Path, points: dict[str, np.ndarray] | None = None
     sets = [meter.score(normal, "normal")] + [meter.score(z, name) for name, z in (points or {}).items()]
     return HoleResult(run=str(run.root), kind=run.model_config.kind, z_dim=meter.z_dim, epoch=epoch,
                       prior=meter.prior_mismatch(), void_threshold=meter.void.threshold,
-                      cycle_threshold=float(meter.cycle_threshold), sets=sets)
+                      cycle_threshold=float(meter.cycle_threshold), rim_threshold=meter.rim_threshold,
+                      hole_threshold=meter.hole_threshold, rim_k=meter.rim_k, sets=sets)
 
 
 __all__ = ["KERNELS", "Kernel", "imq_kernel", "median_gaussian_kernel", "make_kernel", "mmd2", "witness", "auc",
