@@ -12,6 +12,7 @@ threshold, 1) among positives and negatives:
 * void distance: to the nearest training code, in units of the void threshold;
 * void rim: how one-sided the 20 nearest training codes are, in units of the training codes' 99th percentile;
 * hole score: the mean of the void distance's and the rim's percentiles among the training codes;
+  (the measures of :func:`zspace.science.hole_study.split_hole_measures`, which ``zspace holes`` uses too)
 * cycle error: |E(D(z)) - z| in units of the training codes' 99th percentile
   (decodes the hole codes, re-encodes the images);
 * MMD witness: prior kernel mass minus aggregate-posterior kernel mass (IMQ, C = 2d);
@@ -41,10 +42,9 @@ import numpy as np  # noqa: E402
 from zspace.core import io  # noqa: E402
 from zspace.data.shapes import HOLE_SIZE, HOLE_X, in_hole  # noqa: E402
 from zspace.models import ModelConfig  # noqa: E402
-from zspace.pipeline.encode import encode  # noqa: E402
 from zspace.pipeline.run import open_run  # noqa: E402
-from zspace.pipeline.session import open_session  # noqa: E402
 from zspace.pipeline.train import TrainConfig, train  # noqa: E402
+from zspace.science.hole_study import BASELINE, split_hole_measures  # noqa: E402
 from zspace.science.holes import auc, run_meter  # noqa: E402
 from zspace.science.latents import training_latents  # noqa: E402
 from zspace.science.samplers import make_sampler  # noqa: E402
@@ -81,24 +81,16 @@ def bench_run(out: Path, name: str, args: argparse.Namespace) -> dict:
     run = open_run(out)
     start = time.perf_counter()
     meter, run, epoch = run_meter(run, device="cpu", seed=args.seed)
-    test = run.data_split("test")
+    test, measures, thresholds = split_hole_measures(meter, run, epoch, "test", device="cpu")
     hole = in_hole(test.factors)
     # matched negatives: the same sizes as the hole (upper half), x outside its middle third
     matched = ~hole & (test.factors[:, 3] >= np.float32(HOLE_SIZE[0]))
     deep = hole & (hole_depth(test.factors) > DEEP)
-    codes = encode(run, split="test", device="cpu").codes
-    scores = meter.score(codes, "test codes")
-    recon = open_session(run, epoch, "cpu").reconstruct(test.images)
-    pixel_error = ((recon - test.images.astype(np.float32) / 255.0) ** 2).mean(axis=(1, 2, 3))
-    measures = {"void distance": scores.void_distance, "void rim": scores.rim_ratio,
-                "hole score (void distance + rim)": scores.hole_score, "cycle error": scores.cycle_ratio,
-                "MMD witness": scores.witness, "pixel reconstruction error (baseline)": pixel_error}
-    thresholds = {"void distance": 1.0, "void rim": 1.0, "cycle error": 1.0,
-                  "hole score (void distance + rim)": meter.hole_threshold}
     rows = []
     for measure, values in measures.items():
-        limit = thresholds.get(measure)
-        rows.append({"run": name, "measure": measure, "auc": auc(values[hole], values[~hole]),
+        limit = thresholds[measure]
+        label = f"{measure} (baseline)" if measure == BASELINE else measure
+        rows.append({"run": name, "measure": label, "auc": auc(values[hole], values[~hole]),
                      "auc_deep": auc(values[deep], values[~hole]), "auc_matched": auc(values[hole], values[matched]),
                      "rate_hole": None if limit is None else float((values[hole] > limit).mean()),
                      "rate_rest": None if limit is None else float((values[~hole] > limit).mean())})

@@ -139,7 +139,8 @@ SECTIONS: dict[str, tuple[str, str, list[str], list[str]]] = {
     "holes": (
         "Do the hole measures find a planted hole? AE and VAE on shapes,hole=1 (bench_holes.py)",
         "Baseline in the same run: the images' own pixel reconstruction error as a novelty score. Each measure of "
-        "zspace.science.holes (void distance, cycle error, MMD witness) scores the test codes; ROC AUC of the test "
+        "zspace.science.holes (void distance, void rim, hole score, cycle error, MMD witness) scores the test "
+        "codes; ROC AUC of the test "
         "images in the hole against the rest. Target: AUC >= 0.9. Beside it: the prior-vs-aggregate-posterior "
         "MMD^2 and the hole rates of N(0, I), full-gauss and twostage draws.",
         ["bench_holes.py", "--out", "{tmp}"],

@@ -42,7 +42,7 @@ _API = {
     "make_sampler": "zspace.science.samplers", "fit_sampler": "zspace.science.latents",
     "generate": "zspace.science.generation", "score": "zspace.science.quality.score",
     "FeatureNetConfig": "zspace.science.quality.features",
-    "question": "zspace.science.question",
+    "question": "zspace.science.question", "holes": "zspace.science.hole_study",
     "compare": "zspace.science.compare", "CompareConfig": "zspace.analysis.compare",
     "ReportConfig": "zspace.report", "prepare_run": "zspace.report", "build_report": "zspace.report",
 }

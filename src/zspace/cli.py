@@ -29,6 +29,7 @@ COMMANDS: Registry[str] = Registry("command", {
     "fit-sampler": "fit_sampler",
     "score": "score",
     "question": "question",
+    "holes": "holes",
     "factors": "factors",
     "report": "report",
     "projector": "projector",

@@ -19,6 +19,7 @@ from zspace.report.assets import grid_name, load_assets
 from zspace.report.build import space_comparisons
 from zspace.report.figures import scatter
 from zspace.report.html import Page, script_json
+from zspace.science.hole_study import holes
 from zspace.science.latents import fitted_sampler
 
 HOSTILE = "<script>alert(1)</script>"
@@ -290,3 +291,12 @@ def test_runs_encoded_on_different_rows_are_not_compared_and_the_report_says_why
     assert isinstance(reason, str) and "different rows of the test split" in reason
     [(_, _, result)] = space_comparisons([ae, vae])
     assert result.linear_cka == pytest.approx(_linear_cka(ae.store.codes, vae.store.codes), abs=1e-6)
+
+
+def test_a_run_measured_by_zspace_holes_shows_its_hole_rates(prepared_runs, tmp_path):
+    run = shutil.copytree(prepared_runs[0], tmp_path / "ae")   # a copy: the shared runs stay as they are
+    result = holes(run, samplers=["full-gauss"], n=200, device="cpu")
+    text = build_report([run], tmp_path / "report.html", ("normal",)).read_text()
+    assert "Holes: prior mismatch" in text and "The planted hole of" not in text   # shapes without a hole
+    full = result.holes.sets[1]
+    assert f"<td>full-gauss</td><td>{full.void_rate:.0%}</td><td>{full.hole_rate:.0%}</td>" in text

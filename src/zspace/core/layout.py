@@ -13,6 +13,7 @@ A run directory (``zspace train --out RUN_DIR``) holds::
     latents/train-eE.npz the training split encoded by the checkpoint of epoch E, a Z file (science.latents)
     scores/NAME.json     sample-quality scores of sampler NAME (``zspace score``)
     question.json        the open-question table (``zspace question``)
+    holes.json           the hole measures (``zspace holes``)
     factors/             ``zspace factors RUN_DIR`` (its default --out): factors.json and its figures
     z_test.npz           the encoded test split, a Z file            -+
     analysis/            the battery: analysis.json, its figures,     |
@@ -63,6 +64,8 @@ SCORES_DIR = "scores"
 SCORE_TEMPLATE = "{stem}.json"
 #: the answer of zspace question
 QUESTION_FILE = "question.json"
+#: the hole measures of zspace holes (and its planted-hole check)
+HOLES_FILE = "holes.json"
 #: zspace factors RUN_DIR writes here by default, and the report looks here
 FACTORS_DIR = "factors"
 #: what zspace factors writes into its --out directory (besides its figures)
@@ -86,8 +89,8 @@ ASSETS_FILE = "assets.json"
 
 #: every fixed file and folder name above (what the owner test looks for in other modules)
 RUN_NAMES = (CONFIG_FILE, METRICS_FILE, CHECKPOINTS_DIR, SKIPPED_FILE, TENSORBOARD_DIR, SAMPLERS_DIR, LATENTS_DIR,
-             SCORES_DIR, QUESTION_FILE, FACTORS_DIR, FACTORS_FILE, Z_TEST_FILE, ANALYSIS_DIR, ANALYSIS_FILE,
-             SCATTER_FILE, RECONSTRUCTION_FILE, REAL_GRID_FILE, ASSETS_FILE)
+             SCORES_DIR, QUESTION_FILE, HOLES_FILE, FACTORS_DIR, FACTORS_FILE, Z_TEST_FILE, ANALYSIS_DIR,
+             ANALYSIS_FILE, SCATTER_FILE, RECONSTRUCTION_FILE, REAL_GRID_FILE, ASSETS_FILE)
 #: every name rule above, ``{...}`` standing for the part that varies
 RUN_TEMPLATES = (LATENTS_TEMPLATE, SCORE_TEMPLATE, GRID_TEMPLATE)
 
@@ -168,6 +171,11 @@ class RunLayout:
         return self.root / QUESTION_FILE
 
     @property
+    def holes(self) -> Path:
+        """``holes.json``: the hole measures of zspace holes."""
+        return self.root / HOLES_FILE
+
+    @property
     def factors(self) -> Path:
         """``factors/``: the default --out of zspace factors RUN_DIR."""
         return self.root / FACTORS_DIR
@@ -223,5 +231,5 @@ class RunLayout:
 
 __all__ = ["RunLayout", "grid_name", "RUN_NAMES", "RUN_TEMPLATES", "CONFIG_FILE", "METRICS_FILE", "CHECKPOINTS_DIR",
            "SKIPPED_FILE", "TENSORBOARD_DIR", "SAMPLERS_DIR", "LATENTS_DIR", "LATENTS_TEMPLATE", "SCORES_DIR",
-           "SCORE_TEMPLATE", "QUESTION_FILE", "FACTORS_DIR", "FACTORS_FILE", "Z_TEST_FILE", "ANALYSIS_DIR",
-           "ANALYSIS_FILE", "SCATTER_FILE", "RECONSTRUCTION_FILE", "GRID_TEMPLATE", "REAL_GRID_FILE", "ASSETS_FILE"]
+           "SCORE_TEMPLATE", "QUESTION_FILE", "HOLES_FILE", "FACTORS_DIR", "FACTORS_FILE", "Z_TEST_FILE",
+           "ANALYSIS_DIR", "ANALYSIS_FILE", "SCATTER_FILE", "RECONSTRUCTION_FILE", "GRID_TEMPLATE", "REAL_GRID_FILE", "ASSETS_FILE"]

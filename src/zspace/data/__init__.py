@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+import numpy as np
+
 from zspace.core.errors import ZspaceError
 from zspace.core.registry import Registry
 from zspace.data import array as _array
@@ -50,7 +52,7 @@ from zspace.data import idx as _idx
 from zspace.data import shapes as _shapes
 from zspace.data.imageset import SPLITS, ImageSet, SourceRequest, default_cache_dir, seeded_split
 
-__all__ = ["ImageSet", "load_images", "SOURCES", "parse_spec", "default_cache_dir", "seeded_split"]
+__all__ = ["ImageSet", "load_images", "SOURCES", "parse_spec", "planted_hole", "default_cache_dir", "seeded_split"]
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,16 @@ def parse_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
         key, _, value = part.partition("=")
         options[key.strip().lower()] = value.strip()
     return name, arg, options
+
+
+def planted_hole(spec: str, images: ImageSet) -> np.ndarray | None:
+    """(N,) bool: which of ``images`` (a split of ``spec``) lie in the region of factor space that the spec's
+    training split leaves out (``shapes,hole=1``: :func:`zspace.data.shapes.in_hole`); None when the spec plants
+    no hole or the images carry no factors."""
+    name, _, options = parse_spec(spec)
+    if name != "shapes" or options.get("hole", "0").strip() != "1" or images.factors is None:
+        return None
+    return _shapes.in_hole(images.factors)
 
 
 def load_images(spec: str, split: str = "train", *, image_size: int | None = None, seed: int = 0,

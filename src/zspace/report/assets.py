@@ -168,6 +168,12 @@ def question_answer(root: Path) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def run_holes_summary(root: Path) -> dict[str, Any] | None:
+    """``RUN_DIR/holes.json`` written by ``zspace holes``, when present."""
+    path = RunLayout(root).holes
+    return json.loads(path.read_text()) if path.exists() else None
+
+
 def answer_samplers(answer: dict[str, Any] | None) -> tuple[str, ...]:
     """The samplers the Answer section shows for a run's question.json content: N(0, I) and its best fitted one
     (none without a question)."""
@@ -196,6 +202,7 @@ class RunAssets:
     analysis: dict[str, Any]
     scatters: dict[str, np.ndarray]
     question: dict[str, Any] | None = None  # RUN_DIR/question.json, when the run was asked
+    holes: dict[str, Any] | None = None     # RUN_DIR/holes.json, when zspace holes measured the run
 
 
 def load_assets(run: Run, name: str | None = None) -> RunAssets:
@@ -207,4 +214,4 @@ def load_assets(run: Run, name: str | None = None) -> RunAssets:
         scatters = {k: f[k] for k in f.files}
     return RunAssets(run=run, name=name or run.root.name or str(run.root), store=load_zstore(layout.z_test),
                      analysis=json.loads(layout.analysis_summary.read_text()), scatters=scatters,
-                     question=question_answer(run.root))
+                     question=question_answer(run.root), holes=run_holes_summary(run.root))

@@ -31,6 +31,7 @@ from zspace.pipeline.run import open_run
 from zspace.report import figures
 from zspace.report.answer import sampler_table
 from zspace.report.assets import REAL_GRID, RunAssets, answer_samplers, grid_name, load_assets
+from zspace.report.holes import holes_block
 from zspace.report.html import Page, bidi, dict_table, esc, isolate, png, table
 from zspace.science.quality.standard import HINT as STANDARD_HINT
 from zspace.science.quality.standard import LABEL as STANDARD_LABEL
@@ -363,6 +364,10 @@ def _run_section(page: Page, i: int, assets: RunAssets, samplers: Sequence[str])
     if answer is not None:
         page.heading("The open question: samplers, sample quality, voids (zspace question)", level=3)
         page.add(_question_block(page, answer, name))
+
+    if assets.holes is not None:
+        page.heading("Holes: prior mismatch, voids, rims, the cycle (zspace holes)", level=3)
+        page.add(holes_block(assets.holes))
 
     factor_summary = _factors(run.root)
     if factor_summary is not None:

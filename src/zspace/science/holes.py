@@ -459,6 +459,12 @@ def run_holes(run: Run | str | Path, points: dict[str, np.ndarray] | None = None
     """The hole measures of a run: its prior mismatch, and the scores of ``n`` N(0, I) draws (named ``normal``) and of
     each named point set of ``points`` (name -> (N, d)); ``options`` go to :class:`HoleMeter`."""
     meter, run, epoch = run_meter(run, epoch=epoch, device=device, precision=precision, seed=seed, **options)
+    return hole_result(meter, run, epoch, points, n=n, seed=seed)
+
+
+def hole_result(meter: HoleMeter, run: Run, epoch: int, points: dict[str, np.ndarray] | None = None, *,
+                n: int = 2000, seed: int = 0) -> HoleResult:
+    """:class:`HoleResult` of a run's meter: ``n`` seeded N(0, I) draws (``normal``), then each set of ``points``."""
     normal = stream_rng(seed, 8).standard_normal((n, meter.z_dim)).astype(np.float32)
     sets = [meter.score(normal, "normal")] + [meter.score(z, name) for name, z in (points or {}).items()]
     return HoleResult(run=str(run.root), kind=run.model_config.kind, z_dim=meter.z_dim, epoch=epoch,
@@ -469,4 +475,4 @@ def run_holes(run: Run | str | Path, points: dict[str, np.ndarray] | None = None
 
 __all__ = ["KERNELS", "Kernel", "imq_kernel", "median_gaussian_kernel", "make_kernel", "mmd2", "witness", "auc",
            "mmd_samples", "prior_mismatch", "store_prior_mismatch", "VAE_POSTERIOR", "AE_POSTERIOR", "PriorMismatch",
-           "HoleScores", "HoleMeter", "HoleResult", "run_meter", "run_holes"]
+           "HoleScores", "HoleMeter", "HoleResult", "run_meter", "run_holes", "hole_result"]
