@@ -136,6 +136,14 @@ SECTIONS: dict[str, tuple[str, str, list[str], list[str]]] = {
         ["bench_compare.py"],
         ["bench_compare.py", "--sizes", "1000", "--dims", "16", "--subsample-n", "3000", "--subsample-d", "8",
          "--subsample-seeds", "2", "--epochs", "0"]),
+    "twostage": (
+        "Tuning the two-stage VAE sampler on the demo's models (bench_twostage.py, issue 26)",
+        "Baseline in the same run: gmm:10, the best fitted sampler of the question, scored the same way (zspace's "
+        "feature net, FD as a multiple of the reconstruction floor and of gmm:10's FD). Variants of twostage: "
+        "scaling (PCA whitening or one scale), training length, decoder noise.",
+        ["bench_twostage.py", "--out", "{tmp}"],
+        ["bench_twostage.py", "--out", "{tmp}", "--runs", "ae", "--epochs", "1", "--n-train", "2000", "--n", "300",
+         "--variants", "1"]),
     "holes": (
         "Do the hole measures find a planted hole? AE and VAE on shapes,hole=1 (bench_holes.py)",
         "Baseline in the same run: the images' own pixel reconstruction error as a novelty score. Each measure of "

@@ -11,6 +11,8 @@ import pytest
 
 from zspace.science.samplers import StaleSampler, load_sampler, make_sampler, sampler_names
 from zspace.science.samplers import base
+from zspace.science.samplers.networks import isotropic_scaling
+from zspace.science.samplers.twostage import TwoStageVAESampler
 
 MEAN = np.array([1.0, -2.0, 0.5])
 COV = np.array([[2.0, 0.8, 0.0], [0.8, 1.0, -0.3], [0.0, -0.3, 0.5]])
@@ -73,3 +75,25 @@ def test_twostage_is_listed_with_the_samplers():
     assert make_sampler("twostage", 8).hidden == 256 and make_sampler("twostage:32", 8).hidden == 32
     with pytest.raises(Exception, match="hidden width"):
         make_sampler("twostage:0", 8)
+
+
+def test_isotropic_scaling_keeps_the_relative_variances_and_survives_save_and_load(tmp_path):
+    z = np.random.default_rng(4).standard_normal((400, 2)) * [3.0, 0.1] + [5.0, -1.0]
+    mean, whiten, unwhiten = isotropic_scaling(z)
+    scale = np.sqrt(((z - z.mean(axis=0)) ** 2).sum() / (400 * 2))   # root mean variance per direction
+    np.testing.assert_allclose(mean, z.mean(axis=0))
+    np.testing.assert_allclose(whiten, np.eye(2) / scale)
+    np.testing.assert_allclose(unwhiten @ whiten, np.eye(2), atol=1e-12)
+    x = (z - mean) @ whiten
+    assert x.var(axis=0)[0] / x.var(axis=0)[1] == pytest.approx(z.var(axis=0)[0] / z.var(axis=0)[1])
+    sampler = small("twostage:16", 2, epochs=2)
+    sampler.scaling = "isotropic"
+    sampler.fit(z, seed=1)
+    np.testing.assert_allclose(sampler.whiten_, whiten)
+    sampler.save(tmp_path / "iso")
+    loaded = load_sampler(tmp_path / "iso")
+    assert loaded.scaling == "isotropic"
+    draws = [s.sample(20, np.random.default_rng(0)) for s in (loaded, sampler)]
+    np.testing.assert_array_equal(*draws)
+    with pytest.raises(Exception, match="scaling 'pca' is not one of whiten, isotropic"):
+        TwoStageVAESampler(2, scaling="pca")

@@ -28,16 +28,17 @@ def whitening(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def fit_network(sampler, z: np.ndarray, build: Callable[[], torch.nn.Module], train: Trainer, *, seed: int,
-                max_points: int, score: str) -> tuple[torch.nn.Module, float]:
-    """The fit every network sampler shares: at most ``max_points`` seeded rows of z (N, d) (N >= 20), whitened
-    (sets ``sampler.mean_``, ``whiten_``, ``unwhiten_``), a seeded 10 % held out, ``build()`` trained by
+                max_points: int, score: str, scaling: str = "whiten") -> tuple[torch.nn.Module, float]:
+    """The fit every network sampler shares: at most ``max_points`` seeded rows of z (N, d) (N >= 20), put on a unit
+    scale by ``scaling`` (a key of :data:`SCALINGS`; sets ``sampler.mean_``, ``whiten_``, ``unwhiten_``), a seeded
+    10 % held out, ``build()`` trained by
     ``train(net, train_rows, held_out_rows)`` on one thread under ``seed`` without moving the caller's torch RNG.
 
     Returns the network with the kept epoch's weights (eval mode) and its held-out ``score`` per point (a log
     density or ELBO, nats) in z units: the whitened score plus log |det whiten|. A score that was never finite is a
     ZspaceError naming ``score`` and the sampler's lr."""
     z = subsample_rows(sampler._check_fit_input(z, min_rows=20), max_points, seed)
-    sampler.mean_, sampler.whiten_, sampler.unwhiten_ = whitening(z)
+    sampler.mean_, sampler.whiten_, sampler.unwhiten_ = SCALINGS[scaling](z)
     x = torch.from_numpy(((z - sampler.mean_) @ sampler.whiten_).astype(np.float32))
     order = np.random.default_rng(seed).permutation(len(x))
     n_val = max(len(x) // 10, 1)
@@ -50,6 +51,19 @@ def fit_network(sampler, z: np.ndarray, build: Callable[[], torch.nn.Module], tr
                           "fit with a smaller lr")
     net.load_state_dict(state)
     return net.eval(), best + float(np.linalg.slogdet(sampler.whiten_)[1])
+
+
+def isotropic_scaling(z: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centring and one scale for all directions: (mean (d,), whiten = I / s, unwhiten = s I) with s the root mean
+    variance per direction; relative variances (which directions the codes use) are kept."""
+    mean = z.mean(axis=0)
+    scale = max(float(np.sqrt(((z - mean) ** 2).sum(axis=1).mean() / z.shape[1])), 1e-12)
+    eye = np.eye(z.shape[1])
+    return mean, eye / scale, eye * scale
+
+
+#: how a network sampler puts the codes on a unit scale before it learns them: name -> function
+SCALINGS = {"whiten": whitening, "isotropic": isotropic_scaling}
 
 
 def network_arrays(prefix: str, net: torch.nn.Module | None) -> dict[str, np.ndarray]:
@@ -80,4 +94,4 @@ def load_network(build: Callable[[], torch.nn.Module], state: dict[str, torch.Te
     return net.eval()
 
 
-__all__ = ["whitening", "fit_network", "network_arrays", "split_network_arrays", "load_network"]
+__all__ = ["whitening", "isotropic_scaling", "SCALINGS", "fit_network", "network_arrays", "split_network_arrays", "load_network"]

@@ -9,11 +9,12 @@ and decodes it to z with the second stage. Here the first stage is any run
 (an AE or a VAE): the second stage learns the run's encoded training codes
 (a VAE's ``mu``, as every fitted sampler does).
 
-The second stage (all sizes in whitened z units):
+The second stage (all sizes in scaled z units: whitened by default):
 
 * the codes are first whitened with their mean and full covariance
   (:func:`zspace.science.samplers.networks.whitening`, as the flows do), so the
-  second stage starts from unit-scale inputs whatever the first stage's scale;
+  second stage starts from unit-scale inputs whatever the first stage's scale
+  (``scaling="isotropic"``: one scale for all directions instead);
 * encoder: MLP d -> H -> H -> (mean, log-variance) of u (d each), ReLU;
   decoder: MLP d -> H -> H -> d, ReLU; H = the spec's ARG (256);
 * the decoder's variance is one learned scalar gamma (Dai and Wipf's key
@@ -66,7 +67,8 @@ from zspace.core.errors import require
 from zspace.core.log import get_logger
 from zspace.core.rows import row_chunks
 from zspace.science.samplers.base import Sampler, register
-from zspace.science.samplers.networks import fit_network, load_network, network_arrays, split_network_arrays
+from zspace.science.samplers.networks import (SCALINGS, fit_network, load_network, network_arrays,
+                                              split_network_arrays)
 
 log = get_logger(__name__)
 
@@ -157,6 +159,10 @@ class TwoStageVAESampler(Sampler):
     decoder_noise : bool, default True
         Add the decoder's N(0, gamma I) noise to each drawn point (the fitted density); False: the decoder mean only,
         as Dai and Wipf's images.
+    scaling : {"whiten", "isotropic"}, default "whiten"
+        How the codes are put on a unit scale before the second stage learns them: PCA whitening (every direction
+        variance 1), or centring and one scale for all directions (directions the codes hardly use stay small, as
+        in Dai and Wipf's second stage on raw codes). benchmarks/bench_twostage.py compares them.
     """
 
     name = "twostage"
@@ -164,7 +170,8 @@ class TwoStageVAESampler(Sampler):
     arg_type = int
 
     def __init__(self, z_dim: int, hidden: int = 256, epochs: int = 40, max_fit_points: int = 30000,
-                 lr: float = 1e-3, batch_size: int = 256, decoder_noise: bool = True) -> None:
+                 lr: float = 1e-3, batch_size: int = 256, decoder_noise: bool = True,
+                 scaling: str = "whiten") -> None:
         super().__init__(z_dim)
         require(1 <= int(hidden) <= MAX_HIDDEN,
                 f"sampler {self.name}:{hidden}: the hidden width must be between 1 and {MAX_HIDDEN}")
@@ -172,19 +179,22 @@ class TwoStageVAESampler(Sampler):
                 f"sampler {self.name}: epochs and batch_size must be >= 1, max_fit_points >= 20 and lr > 0")
         self.hidden, self.epochs, self.batch_size = int(hidden), int(epochs), int(batch_size)
         self.max_fit_points, self.lr, self.decoder_noise = int(max_fit_points), float(lr), bool(decoder_noise)
+        require(scaling in SCALINGS, f"sampler {self.name}: scaling {scaling!r} is not one of {', '.join(SCALINGS)}")
+        self.scaling = scaling
         self._net: SecondStageVAE | None = None
         #: mean held-out ELBO (nats per code, in z units) of the kept epoch; None before fitting or after loading
         self.heldout_elbo: float | None = None
 
     def params(self) -> dict[str, Any]:
         return {"hidden": self.hidden, "epochs": self.epochs, "max_fit_points": self.max_fit_points, "lr": self.lr,
-                "batch_size": self.batch_size, "decoder_noise": self.decoder_noise}
+                "batch_size": self.batch_size, "decoder_noise": self.decoder_noise, "scaling": self.scaling}
 
     def fit(self, z: np.ndarray, seed: int = 0) -> "TwoStageVAESampler":
         """Fit the second stage to encoded points z (N, z_dim), N >= 20; at most ``max_fit_points`` seeded rows."""
         train = functools.partial(_train, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=seed)
         self._net, self.heldout_elbo = fit_network(self, z, lambda: SecondStageVAE(self.z_dim, self.hidden), train,
-                                                   seed=seed, max_points=self.max_fit_points, score="ELBO")
+                                                   seed=seed, max_points=self.max_fit_points, score="ELBO",
+                                                   scaling=self.scaling)
         return self
 
     @property
