@@ -18,10 +18,11 @@ Three tables.
    |difference| to the exact value.
 3. **Science**: an AE (seed 0), a second AE (seed 1) and a VAE trained alike on Fashion-MNIST (``--epochs``
    epochs of ``--n-train`` images, z_dim ``--z-dim``), their test split (10,000 images) encoded (a VAE's mu),
-   and every pair compared; ``chance`` = the value when the rows are paired at random.
+   and every pair compared; then the first AE's earlier checkpoints (it keeps every epoch) against its final
+   one (``--epoch-a K``); ``chance`` = the value when the rows are paired at random.
 
     python benchmarks/bench_compare.py [--sizes 5000,20000] [--dims 64,256] [--baseline-max 20000]
-        [--subsample-n 40000] [--subsample-seeds 3] [--epochs 2] [--n-train 10000] [--json out.json]
+        [--subsample-n 40000] [--subsample-seeds 3] [--epochs 3] [--n-train 10000] [--science-only] [--json out.json]
 """
 
 from __future__ import annotations
@@ -154,20 +155,28 @@ def science(args: argparse.Namespace) -> dict:
         for label, kind, seed in models:
             out = Path(tmp) / label.replace(" ", "-")
             start = time.perf_counter()
+            keep_every = 1 if label == "AE seed 0" else 0   # its checkpoints are compared with its final one
             train(TrainConfig(data="fashion-mnist", epochs=args.epochs, n_train=args.n_train, n_val=1000, seed=seed,
-                              keep_every=0, device="cpu"),
+                              keep_every=keep_every, device="cpu"),
                   ModelConfig(kind=kind, z_dim=args.z_dim, filters=(32, 64)), out)
             train_s[label], runs[label] = time.perf_counter() - start, out
-        pairs = [("AE seed 0", "AE seed 1"), ("AE seed 0", "VAE seed 0"), ("AE seed 1", "VAE seed 0")]
+        pairs = [("AE seed 0", "AE seed 1", None), ("AE seed 0", "VAE seed 0", None),
+                 ("AE seed 1", "VAE seed 0", None)]
+        pairs += [("AE seed 0", "AE seed 0", epoch) for epoch in range(1, args.epochs)]
         rows = []
-        for first, second in pairs:
-            result, seconds, _ = timed(lambda: compare(runs[first], runs[second], device="cpu", seed=args.seed))
-            rows.append({"a": first, "b": second, "rows": result.rows, "values": result.headline(),
-                         "chance": dict(result.chance), "seconds": seconds})
+        for first, second, epoch in pairs:
+            result, seconds, _ = timed(lambda: compare(runs[first], runs[second], epoch_a=epoch, device="cpu",
+                                                       seed=args.seed))
+            label = first if epoch is None else f"{first}, epoch {epoch}"
+            rows.append({"a": label, "b": second if epoch is None else f"{second}, epoch {args.epochs} (final)",
+                         "rows": result.rows, "values": result.headline(), "chance": dict(result.chance),
+                         "seconds": seconds})
     return {"train_s": train_s, "pairs": rows, "epochs": args.epochs, "n_train": args.n_train, "z_dim": args.z_dim}
 
 
 def measure(args: argparse.Namespace) -> dict:
+    if args.science_only:
+        return {"speed": None, "subsample": None, "science": science(args)}
     return {"speed": speed(args), "subsample": subsample_effect(args),
             "science": science(args) if args.epochs > 0 else None}
 
@@ -180,6 +189,11 @@ def _gb(value: int) -> str:
 
 
 def markdown(results: dict) -> str:
+    lines = [] if results["speed"] is None else _cost_lines(results)
+    return "\n".join(lines + _science_lines(results["science"]))
+
+
+def _cost_lines(results: dict) -> list[str]:
     lines = ["### Speed: zspace compare against naive n x n Gram-matrix CKA (same run, same arrays)", "",
              "| N | d | zspace, all 4 measures | of which linear + RBF CKA | naive numpy linear + RBF CKA | "
              "CKA speed-up | peak memory zspace / naive | abs diff linear / RBF CKA |",
@@ -205,9 +219,14 @@ def markdown(results: dict) -> str:
               for d in s["draws"]]
     lines += ["", f"Subsample mean {s['mean']:.4f}, sd over seeds {s['sd']:.4f}, largest |subsample - exact| "
               f"{s['max_abs_diff']:.4f}.", ""]
-    sc = results["science"]
+    return lines
+
+
+def _science_lines(sc: dict) -> list[str]:
+    lines = []
     if sc:
-        lines += [f"### AE vs AE vs VAE on Fashion-MNIST ({sc['epochs']} epochs of {sc['n_train']:,} images, "
+        lines += [f"### AE vs AE vs VAE, and an AE's epochs against its last, on Fashion-MNIST ({sc['epochs']} "
+                  f"epochs of {sc['n_train']:,} images, "
                   f"z_dim {sc['z_dim']}; the test split, (chance) = rows paired at random)", "",
                   "| A | B | rows | linear CKA | RBF CKA | Procrustes error | k-NN overlap (k=10) | seconds |",
                   "|---|---|---:|---:|---:|---:|---:|---:|"]
@@ -217,7 +236,7 @@ def markdown(results: dict) -> str:
                          f"{v['rbf_cka']:.3f} ({c['rbf_cka']:.4f}) | {v['procrustes_error']:.3f} | "
                          f"{v['knn_overlap']:.3f} ({c['knn_overlap']:.4f}) | {p['seconds']:.1f} |")
         lines += ["", "Training seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in sc["train_s"].items()) + "."]
-    return "\n".join(lines)
+    return lines
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -229,10 +248,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--subsample-n", type=int, default=40000)
     parser.add_argument("--subsample-d", type=int, default=32)
     parser.add_argument("--subsample-seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=2, help="0: no science table")
+    parser.add_argument("--epochs", type=int, default=3, help="0: no science table")
     parser.add_argument("--n-train", type=int, default=10000)
     parser.add_argument("--z-dim", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--science-only", action="store_true", help="only the third table (trains its models)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args(argv)
     return emit(measure(args), markdown, args.json)

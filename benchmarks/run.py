@@ -139,8 +139,9 @@ SECTIONS: dict[str, tuple[str, str, list[str], list[str]]] = {
     "twostage": (
         "Tuning the two-stage VAE sampler on the demo's models (bench_twostage.py, issue 26)",
         "Baseline in the same run: gmm:10, the best fitted sampler of the question, scored the same way (zspace's "
-        "feature net, FD as a multiple of the reconstruction floor and of gmm:10's FD). Variants of twostage: "
-        "scaling (PCA whitening or one scale), training length, decoder noise.",
+        "feature net, FD as a multiple of the reconstruction floor and of gmm:10's FD), beside the MAF flow and "
+        "N(0, I), on the demo's three models. Variants of twostage: training length, decoder noise, scaling (PCA "
+        "whitening or one scale).",
         ["bench_twostage.py", "--out", "{tmp}"],
         ["bench_twostage.py", "--out", "{tmp}", "--runs", "ae", "--epochs", "1", "--n-train", "2000", "--n", "300",
          "--variants", "1"]),

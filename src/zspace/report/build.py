@@ -33,9 +33,9 @@ from zspace.report.answer import sampler_table
 from zspace.report.assets import REAL_GRID, RunAssets, answer_samplers, grid_name, load_assets
 from zspace.report.holes import holes_block
 from zspace.report.html import Page, bidi, dict_table, esc, isolate, png, table
+from zspace.science.compare import compare_encoded
 from zspace.science.quality.standard import HINT as STANDARD_HINT
 from zspace.science.quality.standard import LABEL as STANDARD_LABEL
-from zspace.science.compare import compare_encoded
 from zspace.science.question import finding
 
 #: lists longer than this are summarised in tables (count, first, last, min, max)

@@ -27,7 +27,7 @@ The second stage (all sizes in scaled z units: whitened by default):
   linear use of u pays its KL cost, and the second stage stayed collapsed
   (u ignored, a plain Gaussian) on a 2-d mixture and on a noisy circle in our
   trials; from 0.1 it learned both (gamma 0.004 on the circle);
-* Adam (lr 1e-3, cosine decay, batch 256) for 40 epochs on 90 % of at most
+* Adam (lr 1e-3, cosine decay, batch 256) for 100 epochs on 90 % of at most
   30,000 seeded codes; the epoch with the best held-out ELBO (the other 10 %,
   a fixed noise draw) is kept. Fitted on one thread (its MLPs are small).
 
@@ -149,7 +149,7 @@ class TwoStageVAESampler(Sampler):
     z_dim : int
     hidden : int, default 256
         Width H of the two hidden layers of the encoder and of the decoder (the spec's ``:H``).
-    epochs : int, default 40
+    epochs : int, default 100
         Training budget in passes over the training part of the codes.
     max_fit_points : int, default 30000
         At most this many (seeded) codes are fitted.
@@ -169,7 +169,7 @@ class TwoStageVAESampler(Sampler):
     needs_fit = True
     arg_type = int
 
-    def __init__(self, z_dim: int, hidden: int = 256, epochs: int = 40, max_fit_points: int = 30000,
+    def __init__(self, z_dim: int, hidden: int = 256, epochs: int = 100, max_fit_points: int = 30000,
                  lr: float = 1e-3, batch_size: int = 256, decoder_noise: bool = True,
                  scaling: str = "whiten") -> None:
         super().__init__(z_dim)
