@@ -85,6 +85,10 @@ CASES = {
                                                                        "--device", "cpu"], "is corrupted"),
     "explore over a corrupted checkpoint": (_break_latest_checkpoint_and_drop_latents, ["explore", "RUN"],
                                             "is corrupted"),
+    "holes with one bad sampler after a fitted one": (None, ["holes", "RUN", "--samplers", "gmm:2,nonsense",
+                                                             "--device", "cpu"], "unknown sampler 'nonsense'"),
+    "holes over a corrupted checkpoint": (_break_latest_checkpoint_and_drop_latents,
+                                          ["holes", "RUN", "--device", "cpu"], "is corrupted"),
 }
 
 

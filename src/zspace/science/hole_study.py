@@ -35,6 +35,7 @@ from zspace.pipeline.run import Run, open_run
 from zspace.pipeline.session import open_session
 from zspace.science.holes import HoleMeter, HoleResult, auc, hole_result, run_meter
 from zspace.science.latents import fitted_sampler
+from zspace.science.samplers import make_sampler
 
 #: the samplers zspace holes scores by default (N(0, I) is always scored, as ``normal``)
 DEFAULT_SAMPLERS = ("full-gauss", "gmm:10")
@@ -166,6 +167,8 @@ def holes(run: Run | str | Path, samplers: Sequence[str] = DEFAULT_SAMPLERS, n: 
     require(n >= 1, f"--n {n} must be >= 1")
     samplers = [s for s in samplers if s != "normal"]
     run = run if isinstance(run, Run) else open_run(run)
+    for spec in samplers:  # every spec is checked before a sampler is fitted and saved
+        make_sampler(spec, run.model_config.z_dim)
     meter, run, epoch = run_meter(run, epoch=epoch, device=device, precision=precision, seed=seed, **options)
     points = {}
     for i, spec in enumerate(samplers):
