@@ -205,10 +205,13 @@ def test_the_answer_section_draws_in_a_real_browser(answered_report, chromium):
 def test_report_shows_the_open_question_table(prepared_runs, tmp_path):
     run_dir = tmp_path / "ae"
     shutil.copytree(prepared_runs[0], run_dir)
-    (run_dir / "question.json").write_text(json.dumps(question_json()))
+    prior = {"mmd2": 0.01234567, "mmd2_biased": 0.0124, "kernel": "imq", "kernel_scale": 8.0, "n_prior": 2000,
+             "n_posterior": 2000, "posterior": "AE codes of the training images (no prior)"}
+    (run_dir / "question.json").write_text(json.dumps(question_json(prior_mismatch=prior)))
     out = build_report([run_dir, prepared_runs[1]], tmp_path / "q.html", ("normal",))
     text = out.read_text()
     assert "The open question" in text
+    assert "<td>prior MMD^2, N(0, I) vs the training codes</td><td>0.01235 (imq kernel, AE codes" in text
     rows = re.findall(r"<tr><td>(normal|gmm:10)</td><td>([^<]*)</td><td>([^<]*)</td>", text)
     assert ("gmm:10", "5.5", "1.375") in rows and ("normal", "420", "105") in rows
     section = text[text.index("The open question"):]

@@ -316,6 +316,10 @@ def _question_block(page: Page, answer: dict[str, Any], name: str) -> str:
     facts = {"intrinsic dimension (TwoNN)": dim["twonn"], "intrinsic dimension (MLE)": dim["mle"],
              "active units": answer["active_units"] if answer["active_units"] is not None else "n/a (AE)",
              "void threshold (z units)": answer["void_threshold"]}
+    prior = answer.get("prior_mismatch")
+    if prior:  # question.json of zspace >= issue 26
+        facts["prior MMD^2, N(0, I) vs the training codes"] = (f"{prior['mmd2']:.4g} ({prior['kernel']} kernel, "
+                                                               f"{prior['posterior']})")
     net = answer.get("standard_net")
     if net:  # what the standard columns were measured with
         facts["standard scores"] = (f"{net.get('label')}: torch-fidelity {net.get('torch_fidelity')}, weights "
