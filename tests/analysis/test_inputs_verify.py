@@ -42,7 +42,9 @@ def _analyze(path: Path, out: Path, capsys) -> tuple[int, dict | str]:
     return code, err[0]
 
 
-def _damage_then_restore(path: Path, file: Path, array: np.ndarray, tmp_path: Path, capsys, *fragments: str):
+def _damage_then_restore(path: Path, file: Path, array: np.ndarray, tmp_path: Path, capsys, *fragments: str) -> str:
+    """Analyse, flip a byte of ``file``, analyse again (refused, nothing written), restore it, analyse (as
+    before); return the refusal's line."""
     code, before = _analyze(path, tmp_path / "before", capsys)
     assert code == 0
     offset = flip_byte(file, _data_offset(file, array))
@@ -54,13 +56,15 @@ def _damage_then_restore(path: Path, file: Path, array: np.ndarray, tmp_path: Pa
     flip_byte(file, offset)
     code, after = _analyze(path, tmp_path / "after", capsys)
     assert code == 0 and after == before
+    return line
 
 
 @pytest.mark.parametrize("name", ["z", "mu"])
 def test_analyze_refuses_a_flipped_byte_in_a_mapped_z_file_member(tmp_path, capsys, name):
     store = _store()
     path = store.save(tmp_path / "z.npz")
-    _damage_then_restore(path, path, getattr(store, name), tmp_path, capsys, f"{path}: array {name!r}: damaged")
+    line = _damage_then_restore(path, path, getattr(store, name), tmp_path, capsys)
+    assert f"{path}: array {name!r}: damaged" in line, line
 
 
 def test_analyze_refuses_a_flipped_byte_in_a_compressed_member(tmp_path, capsys):
@@ -79,8 +83,8 @@ def test_analyze_refuses_a_flipped_byte_in_a_z_directory(tmp_path, capsys, name)
     store = _store()
     path = store.save(tmp_path / "zdir")
     file = path / f"{name}.npy"
-    _damage_then_restore(path, file, getattr(store, name), tmp_path, capsys, f"{file}: damaged",
-                         f"--out {path} --force")
+    line = _damage_then_restore(path, file, getattr(store, name), tmp_path, capsys)
+    assert f"{file}: damaged" in line and f"--out {path} --force" in line, line
 
 
 def test_an_older_z_directory_without_checksums_warns_and_analyses(tmp_path, caplog):

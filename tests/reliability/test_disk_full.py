@@ -93,13 +93,13 @@ MOUNT_REFUSED = 97
 _RUN_SCENARIO = ("import importlib.util, sys; from pathlib import Path; "
                  "spec = importlib.util.spec_from_file_location('disk_full_scenarios', sys.argv[1]); "
                  "module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module); "
-                 "getattr(module, sys.argv[2])(Path(sys.argv[3]), Path(sys.argv[4]))")
+                 "print(getattr(module, sys.argv[2])(Path(sys.argv[3]), Path(sys.argv[4])))")
 
 
 @pytest.fixture()
 def in_small_tmpfs(tmp_path, two_epochs, skip_or_fail_on_ci):
     """``in_small_tmpfs(scenario)``: call ``scenario(where, run)`` with ``where`` a real 2 MiB tmpfs and ``run``
-    the two-epoch run to copy into it.
+    the two-epoch run to copy into it; returns what the scenario returned, as text.
 
     Plain ``mount -t tmpfs`` where it is allowed (root, as in CI): the scenario runs in this process. Where it
     is refused, a new user and mount namespace (``unshare -rm``) mounts it; that mount exists only for the
@@ -111,7 +111,7 @@ def in_small_tmpfs(tmp_path, two_epochs, skip_or_fail_on_ci):
     if shutil.which("mount") and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)],
                                                 capture_output=True).returncode == 0:
         try:
-            yield lambda scenario: scenario(where, two_epochs)
+            yield lambda scenario: str(scenario(where, two_epochs))
         finally:
             subprocess.run(["umount", "-l", str(where)], check=False)
         return
@@ -128,12 +128,14 @@ def in_small_tmpfs(tmp_path, two_epochs, skip_or_fail_on_ci):
         if done.returncode == MOUNT_REFUSED:
             skip_or_fail_on_ci(f"cannot mount a tmpfs here, not even in `unshare -rm`: {done.stderr.strip()}")
         assert done.returncode == 0, f"the scenario failed in its mount namespace:\n{done.stdout}\n{done.stderr}"
+        return done.stdout.strip().splitlines()[-1]
 
     yield in_namespace
 
 
-def a_really_full_disk(where: Path, source: Path) -> None:
-    """Training that runs out of space on ``where`` stops with one line, keeps its history, and resumes later."""
+def a_really_full_disk(where: Path, source: Path) -> int:
+    """Training that runs out of space on ``where`` stops with one line, keeps its history, and resumes later;
+    returns the last epoch saved after the resume."""
     run = where / "run"
     shutil.copytree(source, run)
     free = shutil.disk_usage(where).free
@@ -143,29 +145,33 @@ def a_really_full_disk(where: Path, source: Path) -> None:
     _assert_history_intact(run, at_least=2)
     (where / "ballast").unlink()
     assert _cli(["train", "--resume", str(run)])[0] == 0
-    assert checkpoint.list_epochs(run / "checkpoints")[-1] == 6
+    return checkpoint.list_epochs(run / "checkpoints")[-1]
 
 
-def a_read_only_output(where: Path, source: Path) -> None:
-    """Every writing command on a read-only ``where`` gives one line naming the fix and changes nothing."""
+def a_read_only_output(where: Path, source: Path) -> int:
+    """Every writing command on a read-only ``where`` gives one line naming the fix and changes nothing; returns
+    how many commands were refused that way."""
     run = where / "run"
     shutil.copytree(source, run)
     subprocess.run(["mount", "-o", "remount,ro", str(where)], check=True)
+    refused = 0
     for argv, fragment in [(["train", "--resume", str(run), "--epochs", "3"], "Read-only file system"),
                            (["encode", str(run), "--out", str(where / "z.npz")], "Read-only file system"),
                            (["fit-sampler", str(run), "diag-gauss"], "Read-only file system")]:
         code, err = _cli(argv)
         line = _one_error_line(err)
         assert code == 2 and fragment in line and "write to another folder" in line
+        refused += 1
     _assert_history_intact(run, at_least=2)
+    return refused
 
 
 def test_a_really_full_disk_stops_training_with_one_line(in_small_tmpfs):
-    in_small_tmpfs(a_really_full_disk)
+    assert in_small_tmpfs(a_really_full_disk) == "6"   # resumed to the end once the space was back
 
 
 def test_a_read_only_output_is_one_line_and_changes_nothing(in_small_tmpfs):
-    in_small_tmpfs(a_read_only_output)
+    assert in_small_tmpfs(a_read_only_output) == "3"   # train, encode and fit-sampler each refused in one line
 
 
 def test_write_errors_of_libraries_that_write_in_rust_are_recognised(tmp_path):
