@@ -12,7 +12,7 @@ threshold, 1) among positives and negatives:
 * void distance: to the nearest training code, in units of the void threshold;
 * void rim: how one-sided the 20 nearest training codes are, in units of the training codes' 99th percentile;
 * hole score: the mean of the void distance's and the rim's percentiles among the training codes;
-  (the measures of :func:`zspace.science.hole_study.split_hole_measures`, which ``zspace holes`` uses too)
+  (the measures of :func:`zspace.science.hole_study.image_hole_measures`, which ``zspace holes`` uses too)
 * cycle error: |E(D(z)) - z| in units of the training codes' 99th percentile
   (decodes the hole codes, re-encodes the images);
 * MMD witness: prior kernel mass minus aggregate-posterior kernel mass (IMQ, C = 2d);
@@ -44,7 +44,7 @@ from zspace.data.shapes import HOLE_SIZE, HOLE_X, in_hole  # noqa: E402
 from zspace.models import ModelConfig  # noqa: E402
 from zspace.pipeline.run import open_run  # noqa: E402
 from zspace.pipeline.train import TrainConfig, train  # noqa: E402
-from zspace.science.hole_study import BASELINE, split_hole_measures  # noqa: E402
+from zspace.science.hole_study import BASELINE, image_hole_measures  # noqa: E402
 from zspace.science.holes import auc, run_meter  # noqa: E402
 from zspace.science.latents import training_latents  # noqa: E402
 from zspace.science.samplers import make_sampler  # noqa: E402
@@ -81,7 +81,8 @@ def bench_run(out: Path, name: str, args: argparse.Namespace) -> dict:
     run = open_run(out)
     start = time.perf_counter()
     meter, run, epoch = run_meter(run, device="cpu", seed=args.seed)
-    test, measures, thresholds = split_hole_measures(meter, run, epoch, "test", device="cpu")
+    test = run.data_split("test")
+    measures, thresholds = image_hole_measures(meter, run, epoch, test, device="cpu")
     hole = in_hole(test.factors)
     # matched negatives: the same sizes as the hole (upper half), x outside its middle third
     matched = ~hole & (test.factors[:, 3] >= np.float32(HOLE_SIZE[0]))

@@ -119,24 +119,20 @@ def knn(points: np.ndarray, k: int, queries: np.ndarray | None = None) -> tuple[
 RESULTANT_ROWS = 4096
 
 
-def neighbour_resultant(points: np.ndarray | None, reference: np.ndarray, k: int,
-                        self_rows: np.ndarray | None = None) -> np.ndarray:
-    """(N,) float64 in [0, 1]: for each row of ``points`` (N, d), the length of the mean of the unit vectors from it
-    to its ``k`` nearest rows of ``reference`` (M, d), M > k.
+def nearest_k(query: np.ndarray, reference: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` nearest rows of ``reference`` (M, d), M >= k, to each row of ``query`` (N, d) (other points than
+    the reference's): distances (N, k) float32 ascending, and their indices (N, k) int64."""
+    search = NearestNeighbors(n_neighbors=k).fit(np.asarray(reference, dtype=np.float32))
+    with config_context(working_memory=WORKING_MEMORY_MIB):
+        distances, indices = search.kneighbors(np.asarray(query, dtype=np.float32))
+    return distances.astype(np.float32), indices.astype(np.int64)
 
-    0: the neighbours surround the point (as deep inside a cloud); 1: they all lie in one direction (the point is
-    beyond the cloud's rim). With ``self_rows`` (N,) instead of ``points``, the points are those rows of
-    ``reference`` and a row is not its own neighbour. A neighbour at distance 0 adds a zero vector.
-    """
+
+def resultant_of(points: np.ndarray, reference: np.ndarray, indices: np.ndarray) -> np.ndarray:
+    """(N,) float64 in [0, 1]: for each row of ``points`` (N, d), the length of the mean of the unit vectors from it
+    to its neighbours ``reference[indices[i]]`` (``indices`` (N, k)); a neighbour at distance 0 adds a zero vector."""
+    points = np.asarray(points, dtype=np.float32)
     reference = np.asarray(reference, dtype=np.float32)
-    if self_rows is not None:
-        points = reference[np.asarray(self_rows, dtype=np.int64)]
-        _, indices = knn(reference, k, self_rows)
-    else:
-        points = np.asarray(points, dtype=np.float32)
-        search = NearestNeighbors(n_neighbors=k).fit(reference)
-        with config_context(working_memory=WORKING_MEMORY_MIB):
-            indices = search.kneighbors(points, return_distance=False)
     out = np.empty(len(points))
     for start in range(0, len(points), RESULTANT_ROWS):
         rows = slice(start, start + RESULTANT_ROWS)
@@ -147,5 +143,20 @@ def neighbour_resultant(points: np.ndarray | None, reference: np.ndarray, k: int
     return out
 
 
-__all__ = ["BLOCK_ROWS", "distance_blocks", "nearest_distances", "kth_neighbour_distances", "knn",
-           "neighbour_resultant"]
+def neighbour_resultant(points: np.ndarray | None, reference: np.ndarray, k: int,
+                        self_rows: np.ndarray | None = None) -> np.ndarray:
+    """(N,) float64 in [0, 1]: for each row of ``points`` (N, d), the length of the mean of the unit vectors from it
+    to its ``k`` nearest rows of ``reference`` (M, d), M > k (:func:`resultant_of`).
+
+    0: the neighbours surround the point (as deep inside a cloud); 1: they all lie in one direction (the point is
+    beyond the cloud's rim). With ``self_rows`` (N,) instead of ``points``, the points are those rows of
+    ``reference`` and a row is not its own neighbour.
+    """
+    if self_rows is not None:
+        self_rows = np.asarray(self_rows, dtype=np.int64)
+        return resultant_of(np.asarray(reference)[self_rows], reference, knn(reference, k, self_rows)[1])
+    return resultant_of(points, reference, nearest_k(points, reference, k)[1])
+
+
+__all__ = ["BLOCK_ROWS", "distance_blocks", "nearest_distances", "kth_neighbour_distances", "knn", "nearest_k",
+           "resultant_of", "neighbour_resultant"]

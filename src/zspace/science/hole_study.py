@@ -102,6 +102,8 @@ class RunHoles(Result):
         The sampler specs scored besides ``normal``.
     n : int
         Draws per sampler.
+    seed : int
+        Seed of the draws, the references and the fits.
     planted : PlantedHole or None
         None when the run's data plants no hole.
     """
@@ -119,34 +121,33 @@ class RunHoles(Result):
         return self.holes.sentence() + "." + ("" if self.planted is None else " " + self.planted.sentence())
 
 
-def split_hole_measures(meter: HoleMeter, run: Run, epoch: int, split: str = "test", device: str = "auto",
-                        precision: str | None = None
-                        ) -> tuple[ImageSet, dict[str, np.ndarray], dict[str, float | None]]:
-    """Every per-point measure of :data:`MEASURES` on the codes of a split's images (a VAE's ``mu``): (the images,
-    measure -> (N,) scores, measure -> flag threshold or None)."""
-    images = run.data_split(split)
+def image_hole_measures(meter: HoleMeter, run: Run, epoch: int, images: ImageSet, device: str = "auto",
+                        precision: str | None = None) -> tuple[dict[str, np.ndarray], dict[str, float | None]]:
+    """Every per-point measure of :data:`MEASURES` on the codes of ``images`` (a VAE's ``mu``): (measure -> (N,)
+    scores, measure -> flag threshold or None)."""
     session = open_session(run, epoch, device, precision)
-    arrays = session.encode(images.images, desc=f"encoding the {split} split")
+    arrays = session.encode(images.images, desc=f"encoding the {images.split} split")
     codes = arrays.get("mu", arrays["z"])
-    scores = meter.score(np.asarray(codes, dtype=np.float32), split)
+    scores = meter.score(np.asarray(codes, dtype=np.float32), images.split)
     recon = session.reconstruct(images.images)
     pixel_error = ((recon - images.images.astype(np.float32) / 255.0) ** 2).mean(axis=(1, 2, 3))
     values = {"void distance": scores.void_distance, "void rim": scores.rim_ratio, "hole score": scores.hole_score,
               "cycle error": scores.cycle_ratio, "MMD witness": scores.witness, BASELINE: pixel_error}
     thresholds = {"void distance": 1.0, "void rim": 1.0, "hole score": meter.hole_threshold, "cycle error": 1.0,
                   "MMD witness": None, BASELINE: None}
-    return images, values, thresholds
+    return values, thresholds
 
 
 def find_planted_hole(meter: HoleMeter, run: Run, epoch: int, device: str = "auto",
                       precision: str | None = None) -> PlantedHole | None:
     """:class:`PlantedHole` of a run's test split, or None when its data plants no hole (or the split has only one
-    side of it)."""
+    side of it); nothing is encoded then."""
     data = run.train_config.data
-    images, values, thresholds = split_hole_measures(meter, run, epoch, "test", device, precision)
+    images = run.data_split("test")
     inside = planted_hole(data, images)
     if inside is None or inside.all() or not inside.any():
         return None
+    values, thresholds = image_hole_measures(meter, run, epoch, images, device, precision)
     rows = []
     for measure in MEASURES:
         score, limit = values[measure], thresholds[measure]
@@ -182,4 +183,4 @@ def holes(run: Run | str | Path, samplers: Sequence[str] = DEFAULT_SAMPLERS, n: 
 
 
 __all__ = ["DEFAULT_SAMPLERS", "FINDS_AUC", "MEASURES", "BASELINE", "PlantedHole", "RunHoles",
-           "split_hole_measures", "find_planted_hole", "holes"]
+           "image_hole_measures", "find_planted_hole", "holes"]

@@ -64,7 +64,7 @@ from sklearn.metrics import roc_auc_score
 
 from zspace.core.errors import require
 from zspace.core.images import to_uint8
-from zspace.core.neighbours import nearest_distances, neighbour_resultant
+from zspace.core.neighbours import nearest_distances, nearest_k, neighbour_resultant, resultant_of
 from zspace.core.registry import Registry
 from zspace.core.results import Result, array_field
 from zspace.core.rng import stream_rng
@@ -350,9 +350,11 @@ class HoleMeter:
         rim_share = np.searchsorted(self._rim_sorted, rim, side="right") / len(self._rim_sorted)
         return 0.5 * (void_share + rim_share)
 
-    def rim(self, z: np.ndarray) -> np.ndarray:
-        """(N,) the neighbour resultant length of each point against the training codes (not in threshold units)."""
-        return neighbour_resultant(z, self.void.points, self.rim_k)
+    def _void_and_rim(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(void distance, rim length) of points z (N, d) from one search of their ``rim_k`` nearest codes."""
+        distances, indices = nearest_k(z, self.void.points, self.rim_k)
+        void = distances[:, 0].astype(np.float64) / max(self.void.threshold, 1e-12)
+        return void, resultant_of(z, self.void.points, indices)
 
     def cycle_ratio(self, z: np.ndarray) -> np.ndarray | None:
         """(N,) cycle error of each point in units of the training codes' percentile; None without ``cycle``."""
@@ -367,7 +369,7 @@ class HoleMeter:
         z = np.asarray(z, dtype=np.float32)
         require(z.ndim == 2 and z.shape[1] == self.z_dim and len(z) >= 1,
                 f"hole measures: points must be (N >= 1, {self.z_dim}), got {z.shape}")
-        void, cycle, wit, rim = self.void_distance(z), self.cycle_ratio(z), self.witness(z), self.rim(z)
+        (void, rim), cycle, wit = self._void_and_rim(z), self.cycle_ratio(z), self.witness(z)
         rim_ratio = rim / self.rim_threshold
         hole = self._hole_score(void * max(self.void.threshold, 1e-12), rim)
         return HoleScores(name=name, n=len(z), void_rate=float((void > 1).mean()), void_median=float(np.median(void)),
